@@ -1,0 +1,176 @@
+/*
+ * The datapath interface protocol: what vswitchd, dpctl and the datapath say to each other over
+ * the datapath's Unix socket (VSWITCH_RUNDIR/datapath.sock). Shared by both ends.
+ *
+ * Every message is a frame: u32 length (bytes after this field), u16 type, u16 flags, u32 xid,
+ * then the body; little-endian, since both ends are on one host. Control messages (HELLO,
+ * REQUEST, REPLY) carry JSON bodies; the messages that carry packets and flows (UPCALL,
+ * FLOW_PUT, EXECUTE, FLOW_DEL) are binary so the datapath can write and read them without
+ * building objects. Binary messages get no reply; a bad one is counted and dropped by the
+ * receiver. See docs/design.md for the conversation.
+ */
+import { KEY_BYTES, KEY_WORDS } from './flow-key.js';
+
+export const DPIF_VERSION = 1;
+export const HEADER_BYTES = 12;
+/** A frame larger than this is a protocol error (the connection is closed). */
+export const MAX_FRAME = 16 * 1024 * 1024;
+
+export const T_HELLO = 1;     // JSON {role: 'vswitchd' | 'tool', version}; reply REPLY {result:{version,name}}
+export const T_REQUEST = 2;   // JSON {method, params}; reply REPLY with the same xid
+export const T_REPLY = 3;     // JSON {result} or {error: {code, message}}
+export const T_UPCALL = 10;   // dp -> vswitchd: key | u32 reason | u32 pktLen | packet
+export const T_FLOW_PUT = 11; // vswitchd -> dp: key | u32 nActions | i32 actions[n]
+export const T_EXECUTE = 12;  // vswitchd -> dp: u32 inPort | u32 nActions | i32 actions[n] | u32 pktLen | packet
+export const T_FLOW_DEL = 13; // vswitchd -> dp: key
+
+export const UPCALL_MISS = 0;
+
+/*
+ * Datapath actions ("odp actions"): a flat list of i32 words, opcode then operands. An empty
+ * list drops. Formatted by src/lib/odp-format.ts the way ovs-dpctl prints them.
+ */
+export const ACT_OUTPUT = 1;    // port_no
+export const ACT_PUSH_VLAN = 2; // tci (with VLAN_CFI set); TPID 0x8100
+export const ACT_POP_VLAN = 3;  // (no operand)
+
+/** Number of words (opcode included) of the action starting with `op`, or 0 if unknown. */
+export function actionLength(op: number): number {
+  switch (op) {
+    case ACT_OUTPUT: return 2;
+    case ACT_PUSH_VLAN: return 2;
+    case ACT_POP_VLAN: return 1;
+    default: return 0;
+  }
+}
+
+/** Checks an action list is well formed (known opcodes, complete operands). Control path. */
+export function validActions(acts: ArrayLike<number>, n = acts.length): boolean {
+  let i = 0;
+  while (i < n) {
+    const len = actionLength(acts[i]);
+    if (len === 0 || i + len > n) return false;
+    i += len;
+  }
+  return true;
+}
+
+/**
+ * Builds frames into one growing buffer; `take()` hands back a copy of what was built and
+ * resets. The datapath keeps one per connection and flushes once per batch.
+ */
+export class FrameWriter {
+  buf: Buffer;
+  pos = 0;
+  private start = 0;
+  constructor(initial = 64 * 1024) {
+    this.buf = Buffer.allocUnsafe(initial);
+  }
+  private ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const nb = Buffer.allocUnsafe(size);
+    this.buf.copy(nb, 0, 0, this.pos);
+    this.buf = nb;
+  }
+  begin(type: number, flags: number, xid: number): void {
+    this.ensure(HEADER_BYTES);
+    this.start = this.pos;
+    this.buf.writeUInt16LE(type, this.pos + 4);
+    this.buf.writeUInt16LE(flags, this.pos + 6);
+    this.buf.writeUInt32LE(xid >>> 0, this.pos + 8);
+    this.pos += HEADER_BYTES;
+  }
+  u32(v: number): void {
+    this.ensure(4);
+    this.buf.writeUInt32LE(v >>> 0, this.pos);
+    this.pos += 4;
+  }
+  i32(v: number): void {
+    this.ensure(4);
+    this.buf.writeInt32LE(v | 0, this.pos);
+    this.pos += 4;
+  }
+  /** Appends `n` words of `words` starting at `off`. */
+  words(words: Uint32Array | Int32Array, off: number, n: number): void {
+    this.ensure(n * 4);
+    for (let i = 0; i < n; i++) {
+      this.buf.writeUInt32LE(words[off + i] >>> 0, this.pos);
+      this.pos += 4;
+    }
+  }
+  bytes(src: Uint8Array, off: number, len: number): void {
+    this.ensure(len);
+    this.buf.set(src.subarray(off, off + len), this.pos);
+    this.pos += len;
+  }
+  end(): void {
+    this.buf.writeUInt32LE(this.pos - this.start - 4, this.start);
+  }
+  json(type: number, xid: number, body: unknown): void {
+    const s = Buffer.from(JSON.stringify(body));
+    this.begin(type, 0, xid);
+    this.bytes(s, 0, s.length);
+    this.end();
+  }
+  /** Returns the frames built so far (a copy, safe to hand to socket.write) and resets. */
+  take(): Buffer {
+    const out = Buffer.allocUnsafe(this.pos);
+    this.buf.copy(out, 0, 0, this.pos);
+    this.pos = 0;
+    return out;
+  }
+}
+
+export type FrameHandler = (type: number, flags: number, xid: number, buf: Buffer, off: number, len: number) => void;
+
+/**
+ * Splits a byte stream into frames and calls `onFrame` for each; body bytes are buf[off, off+len)
+ * and are only valid during the call. `push()` returns false (and stops) on a protocol error:
+ * a frame over MAX_FRAME or shorter than its header; the caller closes the connection.
+ */
+export class FrameReader {
+  private pending: Buffer | null = null;
+  error = '';
+  constructor(private readonly onFrame: FrameHandler, private readonly maxFrame = MAX_FRAME) {}
+  push(chunk: Buffer): boolean {
+    let data = chunk;
+    if (this.pending) {
+      data = Buffer.concat([this.pending, chunk]);
+      this.pending = null;
+    }
+    let p = 0;
+    while (data.length - p >= 4) {
+      const len = data.readUInt32LE(p);
+      if (len < HEADER_BYTES - 4 || len > this.maxFrame) {
+        this.error = `bad frame length ${len}`;
+        return false;
+      }
+      if (data.length - p - 4 < len) break;
+      const type = data.readUInt16LE(p + 4);
+      const flags = data.readUInt16LE(p + 6);
+      const xid = data.readUInt32LE(p + 8);
+      this.onFrame(type, flags, xid, data, p + HEADER_BYTES, len + 4 - HEADER_BYTES);
+      p += len + 4;
+    }
+    if (p < data.length) this.pending = data.subarray(p);
+    return true;
+  }
+}
+
+/** Parses a JSON body; returns undefined when it is not JSON (the caller answers with an error). */
+export function parseJsonBody(buf: Buffer, off: number, len: number): unknown {
+  try {
+    return JSON.parse(buf.toString('utf8', off, off + len));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads a key from a binary body into `out` (at word offset `o`). */
+export function readKey(buf: Buffer, off: number, out: Uint32Array, o = 0): void {
+  for (let i = 0; i < KEY_WORDS; i++) out[o + i] = buf.readUInt32LE(off + i * 4);
+}
+
+export { KEY_BYTES, KEY_WORDS };
