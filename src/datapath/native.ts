@@ -1,0 +1,100 @@
+/*
+ * Typed access to the vswitch_io Node-API addon (src/datapath/native/vswitch_io.c), built by
+ * `npm run install` (node-gyp) into build/Release/. Called by the netdev providers; loaded lazily
+ * on first use so modules that only need the dummy netdev work without the addon. The contracts
+ * are written above each C function; they are summarised on the interface below.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { VswitchError } from '../lib/errors.js';
+
+/** Slots of the txStats Float64Array that sendBurst adds to (see TX_STATS_SLOTS). */
+export const TXS_BYTES = 0;
+export const TXS_AGAIN = 1;
+export const TXS_NOBUFS = 2;
+export const TXS_DOWN = 3;
+export const TXS_INVAL = 4;
+export const TXS_MSGSIZE = 5;
+export const TXS_OTHER = 6;
+export const TX_STATS_SLOTS = 7;
+
+/** Error thrown by the addon's control functions: `code` is the errno name, e.g. 'EBUSY'. */
+export interface NativeError extends Error {
+  code: string;
+  errno: number;
+  syscall: string;
+}
+
+export interface VswitchIo {
+  /** Creates (or attaches to) tap `name`, IFF_TAP|IFF_NO_PI[|IFF_VNET_HDR][|IFF_TUN_EXCL];
+   *  non-blocking, close-on-exec; closing the fd removes a device it created. Returns the fd. */
+  tapOpen(name: string, vnetHdr: boolean, exclusive?: boolean): number;
+  /** Stops polls on fd, then closes it. Throws EBADF if not open. */
+  fdClose(fd: number): void;
+  /** Sets/clears IFF_UP in the current netns. */
+  linkSetUp(name: string, up: boolean): void;
+  /** 'aa:bb:cc:dd:ee:ff' */
+  linkGetMac(name: string): string;
+  linkSetMac(name: string, mac: string): void;
+  /** ifindex in the current netns, -1 if missing. */
+  ifIndex(name: string): number;
+  /** Hot. Reads up to maxFrames frames into buf[i*slotSize], lengths in lens[i]. Returns the
+   *  count, 0 if none ready, -errno on error. Never throws on I/O errors. */
+  recvBurst(fd: number, buf: Uint8Array, slotSize: number, maxFrames: number, lens: Int32Array): number;
+  /** Hot. Writes frames i<count at buf[offs[i]], lens[i] bytes; returns how many were accepted.
+   *  Refused frames are skipped; EAGAIN drops the rest. txStats (>= TX_STATS_SLOTS doubles) is
+   *  added to: bytes accepted and frames dropped per reason. Never throws on I/O errors. */
+  sendBurst(fd: number, buf: Uint8Array, offs: Int32Array, lens: Int32Array, count: number, txStats?: Float64Array): number;
+  /** errno of the first refused frame of the last sendBurst, 0 if none. */
+  lastSendErrno(): number;
+  /** Calls cb on the event loop whenever fd is readable; returns a handle id. */
+  pollStart(fd: number, cb: () => void): number;
+  /** Stops a poll; unknown or already-stopped handles are ignored. */
+  pollStop(handle: number): void;
+}
+
+/** Thrown when build/Release/vswitch_io.node is missing or cannot be loaded. */
+export class NativeLoadError extends VswitchError {
+  constructor(path: string, cause: unknown) {
+    const why = cause instanceof Error ? `: ${cause.message}` : '';
+    super('NATIVE_LOAD', `cannot load the native addon ${path}${why} (build it with 'npm run install')`, { cause });
+    this.name = 'NativeLoadError';
+  }
+}
+
+/** The directory holding vswitch's package.json, found by walking up from this module
+ *  (src/datapath/ when run from source, dist/src/datapath/ when compiled). */
+export function packageRoot(from = dirname(fileURLToPath(import.meta.url))): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === 'vswitch') return dir;
+      } catch {
+        // not ours or unreadable: keep walking up
+      }
+    }
+    if (dirname(dir) === dir) throw new NativeLoadError(join(from, 'build/Release/vswitch_io.node'), new Error('package root not found'));
+  }
+}
+
+let cached: VswitchIo | undefined;
+
+/** Loads the addon once and returns it. Throws NativeLoadError (code NATIVE_LOAD). */
+export function loadNative(): VswitchIo {
+  if (cached) return cached;
+  const path = join(packageRoot(), 'build', 'Release', 'vswitch_io.node');
+  try {
+    cached = createRequire(import.meta.url)(path) as VswitchIo;
+  } catch (err) {
+    throw new NativeLoadError(path, err);
+  }
+  return cached;
+}
+
+/** True for errors thrown by the addon (they carry an errno name as `code`). */
+export function isNativeError(err: unknown): err is NativeError {
+  return err instanceof Error && typeof (err as NativeError).errno === 'number' && typeof (err as NativeError).code === 'string';
+}

@@ -1,0 +1,118 @@
+/*
+ * The netdev provider interface: how the datapath receives and sends bursts of frames on a port,
+ * whatever the port is (tap and internal: tap devices the switch creates; dummy: in memory for
+ * tests). The datapath calls openNetdev() when a port is added (control path) and rxBurst /
+ * txBurst per batch (hot). Providers never throw or allocate in rxBurst/txBurst; every dropped
+ * frame is counted under a named reason.
+ */
+import { VswitchError } from '../lib/errors.js';
+import { isNativeError } from './native.js';
+import type { PacketBatch } from './batch.js';
+import { DummyNetdev } from './netdev-dummy.js';
+import { TapNetdev } from './netdev-tap.js';
+
+export type NetdevType = 'tap' | 'internal' | 'dummy';
+
+/** Plain counters, updated in place by the provider (read them, never replace the object). */
+export interface NetdevStats {
+  rxPackets: number;
+  rxBytes: number;
+  txPackets: number;
+  txBytes: number;
+  rxErrors: number;
+  txErrors: number;
+  rxDropped: number;
+  txDropped: number;
+}
+
+export interface Netdev {
+  readonly name: string;
+  readonly type: NetdevType;
+  readonly stats: NetdevStats;
+  /** Starts delivering readiness: onReadable() is called (on the event loop, never re-entrantly
+   *  from rxBurst) when frames may be waiting; it keeps being called while frames remain.
+   *  Calling start again replaces the callback. Throws NETDEV_CLOSED after close(). */
+  start(onReadable: () => void): void;
+  /** Fills batch (slots 0..n-1, lens, and batch.count = n) with up to BATCH_MAX frames; returns
+   *  n, 0 if none ready or closed. Never throws, never blocks. Updates rx stats. */
+  rxBurst(batch: PacketBatch): number;
+  /** Sends frames i<count at buf[offs[i]] length lens[i]; returns the number sent; failures are
+   *  counted in stats.txDropped/txErrors and by reason. Never throws. */
+  txBurst(buf: Uint8Array, offs: Int32Array, lens: Int32Array, count: number): number;
+  /** The device MAC ('' for dummy unless set). */
+  mac(): string;
+  /** Drop and error counters by reason, e.g. { tx_link_down: 3 } (control path; allocates). */
+  dropCounters(): Record<string, number>;
+  /** Idempotent; for tap/internal removes the device. */
+  close(): void;
+}
+
+export interface NetdevOptions {
+  /** MAC to set on the device at open ('aa:bb:cc:dd:ee:ff'). */
+  mac?: string;
+  /** tap/internal: open with IFF_VNET_HDR; every frame then starts with a 10-byte virtio_net_hdr. */
+  vnetHdr?: boolean;
+}
+
+/** Thrown when a port's device cannot be opened; the message names the port and the cause. */
+export class NetdevOpenError extends VswitchError {
+  constructor(message: string, cause?: unknown) {
+    super('NETDEV_OPEN', message, { cause });
+    this.name = 'NetdevOpenError';
+  }
+}
+
+export function newNetdevStats(): NetdevStats {
+  return { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxErrors: 0, txErrors: 0, rxDropped: 0, txDropped: 0 };
+}
+
+const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
+
+/** Why `name` cannot be a Linux interface name, or '' if it can. */
+export function badIfName(name: string): string {
+  if (name.length === 0) return 'the name is empty';
+  if (Buffer.byteLength(name) > 15) return `the name is ${Buffer.byteLength(name)} bytes long; Linux allows at most 15`;
+  if (name === '.' || name === '..' || /[/:%\s]/.test(name)) return "the name may not be '.', '..' or contain '/', ':', '%' or spaces";
+  return '';
+}
+
+/** Opens port `name` of the given type. Throws NetdevOpenError (code NETDEV_OPEN). */
+export function openNetdev(name: string, type: NetdevType, options: NetdevOptions = {}): Netdev {
+  const bad = badIfName(name);
+  if (bad && type !== 'dummy') throw new NetdevOpenError(`port '${name}': invalid device name: ${bad}`);
+  if (options.mac !== undefined && !MAC_RE.test(options.mac))
+    throw new NetdevOpenError(`port '${name}': invalid mac '${options.mac}'; expected aa:bb:cc:dd:ee:ff`);
+  switch (type) {
+    case 'dummy':
+      return new DummyNetdev(name, options);
+    case 'tap':
+    case 'internal':
+      try {
+        return new TapNetdev(name, type, options);
+      } catch (err) {
+        throw new NetdevOpenError(`port '${name}': cannot create tap device: ${tapOpenReason(name, err)}`, err);
+      }
+    default:
+      throw new NetdevOpenError(`port '${name}': unknown interface type '${String(type)}'; expected tap, internal or dummy`);
+  }
+}
+
+function tapOpenReason(name: string, err: unknown): string {
+  if (err instanceof VswitchError) return err.message;
+  if (!isNativeError(err)) return err instanceof Error ? err.message : String(err);
+  switch (err.code) {
+    case 'EBUSY':
+    case 'EEXIST':
+      return `a device named ${name} already exists`;
+    case 'EPERM':
+    case 'EACCES':
+      return 'permission denied (creating tap devices needs root or CAP_NET_ADMIN)';
+    case 'ENOENT':
+    case 'ENODEV':
+      return err.syscall === 'open' ? '/dev/net/tun is missing (is the tun module loaded?)' : err.message;
+    case 'EADDRNOTAVAIL':
+      return `${err.message} (the mac must be a unicast address)`;
+    default:
+      return err.message;
+  }
+}
