@@ -1,0 +1,345 @@
+/*
+ * The datapath.sock server: speaks the dpif protocol (src/lib/dpif-proto.ts, docs/design.md)
+ * with one vswitchd (the upcall receiver) and any number of tools (dpctl). Control requests
+ * (HELLO, REQUEST → REPLY) are JSON; FLOW_PUT, FLOW_DEL and EXECUTE are binary and unanswered.
+ * Control path, except that EXECUTE runs per miss. Owned by the Datapath, which it drives
+ * through the DpifBackend interface. A malformed message is counted (bad_dpif_message) and,
+ * for requests, answered with BAD_REQUEST; a stream that cannot be split into frames closes
+ * that connection. Nothing a peer sends can throw out of here.
+ */
+import { existsSync, lstatSync, unlinkSync } from 'node:fs';
+import net from 'node:net';
+import { VswitchError } from '../lib/errors.js';
+import { KEY_BYTES, KEY_WORDS } from '../lib/flow-key.js';
+import {
+  DPIF_VERSION, FrameReader, FrameWriter, parseJsonBody, readKey, T_EXECUTE, T_FLOW_DEL, T_FLOW_PUT, T_HELLO,
+  T_REPLY, T_REQUEST, validActions,
+} from '../lib/dpif-proto.js';
+import type { Logger } from '../lib/log.js';
+import type { ActionRunner } from './actions.js';
+import {
+  C_BAD_DPIF_MESSAGE, C_EXEC_BAD_ACTIONS, C_EXEC_TOO_LONG, C_EXECUTED, C_FLOW_DEL, C_FLOW_LIMIT, C_FLOW_PUT,
+  type Counters,
+} from './counters.js';
+import type { FlowTable } from './flow-table.js';
+import type { NetdevType } from './netdev.js';
+import { BadRequestError, type Port, type PortTable } from './ports.js';
+import type { UpcallQueue } from './upcall.js';
+
+/** What the server needs from the datapath (implemented by Datapath). */
+export interface DpifBackend {
+  readonly name: string;
+  readonly counters: Counters;
+  readonly table: FlowTable;
+  readonly ports: PortTable;
+  readonly actions: ActionRunner;
+  readonly upcalls: UpcallQueue;
+  addPort(name: string, type: NetdevType, portNo?: number): Port;
+  delPort(portNo: number): void;
+  stats(): DpStats;
+}
+
+export interface DpStats {
+  name: string;
+  hit: number;
+  missed: number;
+  lost: number;
+  flows: number;
+  counters: Record<string, number>;
+}
+
+/** Thrown when a second vswitchd says HELLO while one is connected. */
+export class BusyError extends VswitchError {
+  constructor() {
+    super('BUSY', 'another vswitchd is already connected to this datapath');
+    this.name = 'BusyError';
+  }
+}
+
+/** Thrown when the socket path is served by a live process. */
+export class SocketInUseError extends VswitchError {
+  constructor(path: string) {
+    super('ADDRESS_IN_USE', `${path}: another datapath is already listening there`);
+    this.name = 'SocketInUseError';
+  }
+}
+
+const PORT_TYPES: readonly string[] = ['tap', 'internal', 'dummy'];
+
+class DpifConn {
+  role: '' | 'vswitchd' | 'tool' = '';
+  readonly writer = new FrameWriter(16 * 1024);
+  readonly reader: FrameReader;
+  constructor(readonly sock: net.Socket, onFrame: (c: DpifConn, t: number, f: number, x: number, b: Buffer, o: number, l: number) => void) {
+    this.reader = new FrameReader((t, f, x, b, o, l) => onFrame(this, t, f, x, b, o, l));
+  }
+  flush(): void {
+    if (this.writer.pos === 0) return;
+    if (this.sock.writable) this.sock.write(this.writer.take());
+    else this.writer.pos = 0;
+  }
+}
+
+export class DpifServer {
+  private server: net.Server | null = null;
+  private path = '';
+  private readonly conns = new Set<DpifConn>();
+  private vswitchd: DpifConn | null = null;
+  private readonly cv: Float64Array;
+  private readonly key = new Uint32Array(KEY_WORDS);
+  private execActs = new Int32Array(64);
+
+  constructor(private readonly dp: DpifBackend, private readonly log?: Logger) {
+    this.cv = dp.counters.v;
+  }
+
+  get vswitchdConnected(): boolean {
+    return this.vswitchd !== null;
+  }
+
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  /** Listens on `path`; a stale socket file is replaced, a live one is refused. */
+  async listen(path: string): Promise<void> {
+    if (existsSync(path)) {
+      if (!lstatSync(path).isSocket() || (await answers(path))) throw new SocketInUseError(path);
+      unlinkSync(path);
+    }
+    const server = net.createServer((sock) => this.accept(sock));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, () => {
+        server.removeListener('error', reject);
+        server.on('error', (err) => this.log?.error({ err: err.message }, 'datapath socket error'));
+        resolve();
+      });
+    });
+    this.server = server;
+    this.path = path;
+  }
+
+  /** Stops listening, drops every connection and removes the socket file. */
+  async close(): Promise<void> {
+    for (const c of this.conns) c.sock.destroy();
+    this.conns.clear();
+    if (this.vswitchd) this.dp.upcalls.detach(this.vswitchd.sock);
+    this.vswitchd = null;
+    const server = this.server;
+    this.server = null;
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    if (this.path) {
+      try {
+        unlinkSync(this.path);
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+
+  private accept(sock: net.Socket): void {
+    const conn = new DpifConn(sock, (c, t, f, x, b, o, l) => this.onFrame(c, t, f, x, b, o, l));
+    this.conns.add(conn);
+    sock.on('data', (chunk: Buffer) => this.onData(conn, chunk));
+    sock.on('error', (err) => this.log?.debug({ err: err.message }, 'dpif connection error'));
+    sock.on('close', () => this.onClose(conn));
+  }
+
+  private onData(conn: DpifConn, chunk: Buffer): void {
+    if (!conn.reader.push(chunk)) {
+      this.cv[C_BAD_DPIF_MESSAGE]++;
+      this.log?.warn({ role: conn.role || 'none', why: conn.reader.error }, 'closing dpif connection: unparseable stream');
+      conn.flush();
+      conn.sock.destroy();
+    }
+    this.dp.actions.flush(); // EXECUTEs of this chunk go out now, before any pipeline run
+    conn.flush();
+  }
+
+  private onClose(conn: DpifConn): void {
+    this.conns.delete(conn);
+    if (this.vswitchd === conn) {
+      this.vswitchd = null;
+      this.dp.upcalls.detach(conn.sock);
+      this.log?.info('vswitchd disconnected; misses are dropped (upcall_lost) until it returns');
+    }
+  }
+
+  private onFrame(conn: DpifConn, type: number, _flags: number, xid: number, buf: Buffer, off: number, len: number): void {
+    try {
+      switch (type) {
+        case T_HELLO:
+          this.onHello(conn, xid, parseJsonBody(buf, off, len));
+          return;
+        case T_REQUEST:
+          this.onRequest(conn, xid, parseJsonBody(buf, off, len));
+          return;
+        case T_FLOW_PUT:
+        case T_FLOW_DEL:
+        case T_EXECUTE:
+          if (conn.role === '') this.cv[C_BAD_DPIF_MESSAGE]++;
+          else if (type === T_FLOW_PUT) this.onFlowPut(buf, off, len);
+          else if (type === T_FLOW_DEL) this.onFlowDel(buf, off, len);
+          else this.onExecute(buf, off, len);
+          return;
+        default:
+          this.cv[C_BAD_DPIF_MESSAGE]++;
+      }
+    } catch (e) {
+      this.cv[C_BAD_DPIF_MESSAGE]++;
+      this.log?.error({ err: (e as Error)?.stack ?? String(e), type }, 'dpif message handler failed');
+    }
+  }
+
+  private reply(conn: DpifConn, xid: number, result: unknown): void {
+    conn.writer.json(T_REPLY, xid, { result });
+  }
+
+  private replyError(conn: DpifConn, xid: number, code: string, message: string): void {
+    conn.writer.json(T_REPLY, xid, { error: { code, message } });
+  }
+
+  private onHello(conn: DpifConn, xid: number, body: unknown): void {
+    const b = body as { role?: unknown; version?: unknown } | undefined;
+    if (!b || typeof b !== 'object') return this.badRequest(conn, xid, 'HELLO body must be a JSON object {role, version}');
+    if (conn.role !== '') return this.badRequest(conn, xid, 'HELLO was already received on this connection');
+    if (b.version !== DPIF_VERSION) return this.badRequest(conn, xid, `dpif protocol version ${String(b.version)} is not supported (this datapath speaks ${DPIF_VERSION})`);
+    if (b.role === 'vswitchd') {
+      if (this.vswitchd !== null) {
+        const e = new BusyError();
+        this.replyError(conn, xid, e.code, e.message);
+        conn.flush();
+        conn.sock.end();
+        return;
+      }
+      this.vswitchd = conn;
+      this.dp.upcalls.attach(conn.sock, conn.writer);
+      this.log?.info('vswitchd connected');
+    } else if (b.role !== 'tool') {
+      return this.badRequest(conn, xid, `unknown role '${String(b.role)}'; expected 'vswitchd' or 'tool'`);
+    }
+    conn.role = b.role;
+    this.reply(conn, xid, { version: DPIF_VERSION, name: this.dp.name });
+  }
+
+  private badRequest(conn: DpifConn, xid: number, message: string): void {
+    this.cv[C_BAD_DPIF_MESSAGE]++;
+    this.replyError(conn, xid, 'BAD_REQUEST', message);
+  }
+
+  private onRequest(conn: DpifConn, xid: number, body: unknown): void {
+    const b = body as { method?: unknown; params?: unknown } | undefined;
+    if (!b || typeof b !== 'object' || typeof b.method !== 'string') return this.badRequest(conn, xid, 'REQUEST body must be a JSON object {method, params}');
+    if (conn.role === '') return this.badRequest(conn, xid, 'send HELLO first');
+    let result: unknown;
+    try {
+      result = this.call(b.method, b.params ?? {});
+    } catch (e) {
+      if (e instanceof VswitchError) {
+        if (e.code === 'BAD_REQUEST') this.cv[C_BAD_DPIF_MESSAGE]++;
+        this.replyError(conn, xid, e.code, e.message);
+      } else {
+        this.log?.error({ err: (e as Error)?.stack ?? String(e), method: b.method }, 'dpif request failed');
+        this.replyError(conn, xid, 'INTERNAL', (e as Error)?.message ?? String(e));
+      }
+      return;
+    }
+    this.reply(conn, xid, result);
+  }
+
+  /** Runs one control method; throws VswitchError for a bad request. */
+  private call(method: string, params: unknown): unknown {
+    const p = (params && typeof params === 'object' ? params : {}) as Record<string, unknown>;
+    const dp = this.dp;
+    switch (method) {
+      case 'port_add': {
+        if (typeof p.name !== 'string' || p.name === '') throw new BadRequestError('port_add: params.name must be a non-empty string');
+        if (typeof p.type !== 'string' || !PORT_TYPES.includes(p.type)) throw new BadRequestError(`port_add: params.type must be one of ${PORT_TYPES.join(', ')}`);
+        if (p.port_no !== undefined && p.port_no !== null && typeof p.port_no !== 'number') throw new BadRequestError('port_add: params.port_no must be a number');
+        const port = dp.addPort(p.name, p.type as NetdevType, (p.port_no ?? undefined) as number | undefined);
+        return { port_no: port.portNo };
+      }
+      case 'port_del':
+        if (typeof p.port_no !== 'number') throw new BadRequestError('port_del: params.port_no must be a number');
+        dp.delPort(p.port_no);
+        return {};
+      case 'port_list':
+        return dp.ports.list().map((port) => {
+          const s = port.netdev.stats;
+          return {
+            port_no: port.portNo, name: port.name, type: port.type, mac: port.netdev.mac(),
+            stats: {
+              rx_packets: s.rxPackets, rx_bytes: s.rxBytes, tx_packets: s.txPackets, tx_bytes: s.txBytes,
+              rx_dropped: s.rxDropped, tx_dropped: s.txDropped, rx_errors: s.rxErrors, tx_errors: s.txErrors,
+            },
+          };
+        });
+      case 'flow_dump': {
+        const t = dp.table;
+        return t.flowIds().map((f) => ({
+          key: Array.from(t.keyOf(f)),
+          actions: Array.from(t.actions[f] as Int32Array),
+          packets: t.packets[f], bytes: t.bytes[f], used: t.used[f], created: t.created[f],
+        }));
+      }
+      case 'flow_flush':
+        return { deleted: dp.table.flush() };
+      case 'dp_stats':
+        return dp.stats();
+      case 'set_config':
+        if (p.flow_limit !== undefined) {
+          if (typeof p.flow_limit !== 'number' || !Number.isInteger(p.flow_limit) || p.flow_limit < 1) throw new BadRequestError('set_config: flow_limit must be a positive integer');
+          dp.table.limit = p.flow_limit;
+        }
+        return {};
+      default:
+        throw new BadRequestError(`unknown method '${method}'`);
+    }
+  }
+
+  /** FLOW_PUT: key | u32 n | i32 actions[n]. */
+  private onFlowPut(buf: Buffer, off: number, len: number): void {
+    if (len < KEY_BYTES + 4) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
+    const n = buf.readUInt32LE(off + KEY_BYTES);
+    if (len !== KEY_BYTES + 4 + 4 * n) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
+    const acts = new Int32Array(n);
+    for (let i = 0; i < n; i++) acts[i] = buf.readInt32LE(off + KEY_BYTES + 4 + 4 * i);
+    if (!validActions(acts)) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
+    readKey(buf, off, this.key);
+    const before = this.dp.table.count;
+    if (this.dp.table.put(this.key, acts, Date.now()) < 0) this.cv[C_FLOW_LIMIT]++;
+    else if (this.dp.table.count > before) this.cv[C_FLOW_PUT]++;
+  }
+
+  /** FLOW_DEL: key. */
+  private onFlowDel(buf: Buffer, off: number, len: number): void {
+    if (len !== KEY_BYTES) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
+    readKey(buf, off, this.key);
+    if (this.dp.table.del(this.key)) this.cv[C_FLOW_DEL]++;
+  }
+
+  /** EXECUTE: u32 inPort | u32 n | i32 actions[n] | u32 pktLen | packet. */
+  private onExecute(buf: Buffer, off: number, len: number): void {
+    if (len < 12) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
+    const n = buf.readUInt32LE(off + 4);
+    if (n > (len - 12) / 4) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
+    const p = off + 8 + 4 * n;
+    const pktLen = buf.readUInt32LE(p);
+    if (p + 4 + pktLen !== off + len || pktLen < 14) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
+    if (this.execActs.length < n) this.execActs = new Int32Array(Math.max(n, this.execActs.length * 2));
+    const acts = this.execActs;
+    for (let i = 0; i < n; i++) acts[i] = buf.readInt32LE(off + 8 + 4 * i);
+    if (!validActions(acts, n)) { this.cv[C_EXEC_BAD_ACTIONS]++; return; }
+    if (!this.dp.actions.execute(acts, n, buf, p + 4, pktLen)) { this.cv[C_EXEC_TOO_LONG]++; return; }
+    this.cv[C_EXECUTED]++;
+  }
+}
+
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.createConnection({ path });
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+  });
+}
