@@ -1,0 +1,255 @@
+/*
+ * Client of the datapath's socket (datapath.sock, protocol in dpif-proto.ts), used by vswitchd
+ * (role 'vswitchd': it receives the upcalls) and by dpctl (role 'tool'). Owns the connection, the
+ * request/reply matching by xid and the outgoing frame buffer. Not per packet, but per upcall:
+ * flow puts, executes and deletes are appended to one FrameWriter and written with one
+ * socket.write at the end of the tick, so a burst of upcalls answered in one pass goes out as
+ * one write. JSON requests go through the same buffer, so a request sent after some puts is seen
+ * by the datapath after them.
+ */
+import net from 'node:net';
+import {
+  DPIF_VERSION,
+  FrameReader,
+  FrameWriter,
+  KEY_BYTES,
+  KEY_WORDS,
+  T_EXECUTE,
+  T_FLOW_DEL,
+  T_FLOW_PUT,
+  T_HELLO,
+  T_REPLY,
+  T_REQUEST,
+  T_UPCALL,
+  parseJsonBody,
+  readKey,
+} from './dpif-proto.js';
+import { ConnectError, TimeoutError, VswitchError } from './errors.js';
+
+export type DpifRole = 'vswitchd' | 'tool';
+export type UpcallCallback = (key: Uint32Array, reason: number, packet: Buffer) => void;
+
+/** Default time a control request may take (a flow_dump of a full table is the slowest). */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30000;
+
+interface Pending {
+  method: string;
+  resolve: (v: unknown) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout | null;
+}
+
+export class DpifClient {
+  readonly path: string;
+  private readonly sock: net.Socket;
+  private readonly writer = new FrameWriter();
+  private readonly reader: FrameReader;
+  private readonly pending = new Map<number, Pending>();
+  private nextXid = 1;
+  private flushQueued = false;
+  private closed = false;
+  private upcallCb: UpcallCallback | null = null;
+  private readonly closeCbs: ((why: string) => void)[] = [];
+  /** Scratch key handed to the upcall callback: valid only during the call. */
+  private readonly upKey = new Uint32Array(KEY_WORDS);
+  /** Time a request may take before it is rejected with TimeoutError. */
+  requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS;
+  /** Server's HELLO reply ({version, name}). */
+  hello: { version?: number; name?: string } = {};
+  /** Frames the client could not make sense of (unknown type, short body). */
+  badFrames = 0;
+
+  private constructor(path: string, sock: net.Socket) {
+    this.path = path;
+    this.sock = sock;
+    this.reader = new FrameReader((type, _flags, xid, buf, off, len) => this.onFrame(type, xid, buf, off, len));
+    sock.on('data', (chunk: Buffer) => {
+      if (!this.reader.push(chunk)) this.shutdown(`protocol error from datapath: ${this.reader.error}`);
+    });
+    sock.on('error', (err) => this.shutdown(err.message));
+    sock.on('close', () => this.shutdown('connection closed by the datapath'));
+  }
+
+  /**
+   * Connects to the datapath at `path` and says HELLO as `role`. Rejects with ConnectError
+   * (nobody listening), TimeoutError, or VswitchError 'DPIF_BUSY' when another vswitchd holds
+   * the upcall channel.
+   */
+  static connect(path: string, role: DpifRole, timeoutMs = 5000): Promise<DpifClient> {
+    return new Promise((resolve, reject) => {
+      const sock = net.createConnection({ path });
+      const timer = setTimeout(() => {
+        sock.destroy();
+        reject(new ConnectError(path, new TimeoutError('connect', timeoutMs)));
+      }, timeoutMs);
+      sock.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new ConnectError(path, err));
+      });
+      sock.once('connect', () => {
+        sock.removeAllListeners('error');
+        const c = new DpifClient(path, sock);
+        c.call(T_HELLO, 'HELLO', { role, version: DPIF_VERSION }, timeoutMs).then(
+          (r) => {
+            clearTimeout(timer);
+            c.hello = (r ?? {}) as DpifClient['hello'];
+            resolve(c);
+          },
+          (e: unknown) => {
+            clearTimeout(timer);
+            c.close();
+            if (e instanceof VswitchError && e.code === 'BUSY') {
+              reject(new VswitchError('DPIF_BUSY', `${path}: another vswitchd is connected to the datapath (${e.message})`));
+            } else reject(e);
+          },
+        );
+      });
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Sends a control request; resolves with its result, rejects with VswitchError(code). */
+  request(method: string, params?: unknown): Promise<any> {
+    return this.call(T_REQUEST, method, { method, params: params ?? {} }, this.requestTimeoutMs);
+  }
+
+  /** Sets the receiver of upcalls: `key` and `packet` are only valid during the call. */
+  onUpcall(cb: UpcallCallback): void {
+    this.upcallCb = cb;
+  }
+
+  /** Called once when the connection ends (not after close()). */
+  onClose(cb: (why: string) => void): void {
+    this.closeCbs.push(cb);
+  }
+
+  /** Installs or replaces the flow `key` -> actions[0..n). */
+  flowPut(key: Uint32Array, actions: ArrayLike<number>, n = actions.length): void {
+    if (this.closed) return;
+    const w = this.writer;
+    w.begin(T_FLOW_PUT, 0, 0);
+    w.words(key, 0, KEY_WORDS);
+    w.u32(n);
+    for (let i = 0; i < n; i++) w.i32(actions[i]);
+    w.end();
+    this.queueFlush();
+  }
+
+  /** Runs actions[0..n) once on `packet` as if it had arrived on `inPort`. */
+  execute(inPort: number, actions: ArrayLike<number>, packet: Uint8Array, n = actions.length): void {
+    if (this.closed) return;
+    const w = this.writer;
+    w.begin(T_EXECUTE, 0, 0);
+    w.u32(inPort);
+    w.u32(n);
+    for (let i = 0; i < n; i++) w.i32(actions[i]);
+    w.u32(packet.length);
+    w.bytes(packet, 0, packet.length);
+    w.end();
+    this.queueFlush();
+  }
+
+  flowDel(key: Uint32Array): void {
+    if (this.closed) return;
+    const w = this.writer;
+    w.begin(T_FLOW_DEL, 0, 0);
+    w.words(key, 0, KEY_WORDS);
+    w.end();
+    this.queueFlush();
+  }
+
+  /** Writes what is buffered now instead of at the end of the tick. */
+  flush(): void {
+    this.flushQueued = false;
+    if (this.closed || this.writer.pos === 0) return;
+    this.sock.write(this.writer.take());
+  }
+
+  /** Closes the connection; pending requests are rejected. onClose callbacks are not called. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closeCbs.length = 0;
+    this.shutdown('connection closed locally', false);
+    this.sock.end();
+    setTimeout(() => this.sock.destroy(), 1000).unref();
+  }
+
+  private call(type: number, method: string, body: unknown, timeoutMs: number): Promise<any> {
+    if (this.closed) return Promise.reject(new VswitchError('DPIF_CLOSED', `${this.path}: connection to the datapath is closed`));
+    const xid = this.nextXid++;
+    if (this.nextXid > 0xffffffff) this.nextXid = 1;
+    return new Promise((resolve, reject) => {
+      const p: Pending = { method, resolve, reject, timer: null };
+      if (timeoutMs > 0) {
+        p.timer = setTimeout(() => {
+          this.pending.delete(xid);
+          reject(new TimeoutError(`datapath ${method}`, timeoutMs));
+        }, timeoutMs);
+      }
+      this.pending.set(xid, p);
+      this.writer.json(type, xid, body);
+      this.queueFlush();
+    });
+  }
+
+  private queueFlush(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    process.nextTick(flushClient, this);
+  }
+
+  private onFrame(type: number, xid: number, buf: Buffer, off: number, len: number): void {
+    if (type === T_UPCALL) {
+      if (len < KEY_BYTES + 8 || this.upcallCb === null) {
+        if (this.upcallCb !== null) this.badFrames++;
+        return;
+      }
+      readKey(buf, off, this.upKey);
+      const reason = buf.readUInt32LE(off + KEY_BYTES);
+      const pktLen = buf.readUInt32LE(off + KEY_BYTES + 4);
+      const start = off + KEY_BYTES + 8;
+      if (start + pktLen > off + len) {
+        this.badFrames++;
+        return;
+      }
+      this.upcallCb(this.upKey, reason, buf.subarray(start, start + pktLen));
+      return;
+    }
+    if (type === T_REPLY) {
+      const p = this.pending.get(xid);
+      if (p === undefined) return;
+      this.pending.delete(xid);
+      if (p.timer) clearTimeout(p.timer);
+      const body = parseJsonBody(buf, off, len) as { result?: unknown; error?: { code?: string; message?: string } } | undefined;
+      if (body === undefined || typeof body !== 'object' || body === null) {
+        p.reject(new VswitchError('DPIF_PROTOCOL', `datapath sent an unreadable reply to ${p.method}`));
+      } else if (body.error) {
+        const code = typeof body.error.code === 'string' ? body.error.code : 'DPIF_ERROR';
+        p.reject(new VswitchError(code, body.error.message ?? `${p.method} failed`));
+      } else p.resolve(body.result);
+      return;
+    }
+    this.badFrames++;
+  }
+
+  private shutdown(why: string, destroy = true): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const [xid, p] of this.pending) {
+      this.pending.delete(xid);
+      if (p.timer) clearTimeout(p.timer);
+      p.reject(new VswitchError('DPIF_CLOSED', `${this.path}: ${why} while waiting for ${p.method}`));
+    }
+    if (destroy) this.sock.destroy();
+    const cbs = this.closeCbs.splice(0);
+    for (const cb of cbs) cb(why);
+  }
+}
+
+function flushClient(c: DpifClient): void {
+  c.flush();
+}

@@ -1,0 +1,166 @@
+/*
+ * The appctl commands about bridges, shaped like their OVS counterparts so scripts carry over:
+ * fdb/show, fdb/flush, dpif/show, dpif/dump-flows, ofctl/show, ofctl/dump-flows (what the ofctl
+ * tool calls for now) and coverage/show. Registered on the Appctl table by vswitchd.ts; they
+ * read the SwitchState and ask the datapath for ports, stats and flows. Control path.
+ */
+import type { DpifClient } from '../lib/dpif-client.js';
+import { inPort, macToString } from '../lib/flow-key.js';
+import { formatFlow } from '../lib/odp-format.js';
+import { commandError, type Appctl } from './appctl.js';
+import { OFPP_LOCAL, ofportName, type Bridge } from './bridge.js';
+import { MacTable } from './mac-learning.js';
+import type { DumpedFlow } from './revalidator.js';
+import type { DpPort, SwitchState } from './state.js';
+
+interface DpStats {
+  name: string;
+  hit: number;
+  missed: number;
+  lost: number;
+  flows: number;
+}
+
+export function formatFdb(br: Bridge, now: number): string {
+  let out = ' port  VLAN  MAC                Age\n';
+  for (const e of br.macs.entries()) {
+    out += `${ofportName(e.port).padStart(5)}  ${String(e.vlan).padStart(4)}  ${macToString(e.mac)}  ${String(MacTable.age(e, now)).padStart(3)}\n`;
+  }
+  return out;
+}
+
+export function formatDpifShow(st: SwitchState, stats: DpStats): string {
+  let out = `netdev@${stats.name}: hit:${stats.hit} missed:${stats.missed}\n`;
+  for (const name of [...st.bridges.keys()].sort()) {
+    const br = st.bridges.get(name)!;
+    out += `  ${name}:\n`;
+    const ports = [...br.ordered].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    for (const p of ports) out += `    ${p.name} ${p.ofport}/${p.odpPort}: (${p.type})\n`;
+  }
+  return out;
+}
+
+function macHex(mac: string | undefined): string {
+  return (mac ?? '').replace(/:/g, '').toLowerCase();
+}
+
+/** The bridge's datapath id: other_config:datapath-id if set, else 0000 + its LOCAL port's MAC. */
+export function bridgeDpid(br: Bridge, dpPorts: DpPort[], configured?: string): string {
+  if (configured && /^[0-9a-fA-F]{16}$/.test(configured)) return configured.toLowerCase();
+  const local = br.port(OFPP_LOCAL);
+  const mac = local ? dpPorts.find((p) => p.port_no === local.odpPort)?.mac : undefined;
+  const hex = macHex(mac);
+  return hex.length === 12 ? `0000${hex}` : '0'.repeat(16);
+}
+
+export function formatOfctlShow(br: Bridge, dpPorts: DpPort[], dpid: string): string {
+  let out = `OFPT_FEATURES_REPLY (xid=0x2): dpid:${dpid}\n`;
+  out += 'n_tables:254, n_buffers:0\n';
+  out += 'capabilities: FLOW_STATS TABLE_STATS PORT_STATS\n';
+  out += 'actions: output set_vlan_vid strip_vlan\n';
+  for (const p of br.ordered) {
+    const dp = dpPorts.find((d) => d.port_no === p.odpPort);
+    out += ` ${ofportName(p.ofport)}(${p.name}): addr:${dp?.mac ?? '00:00:00:00:00:00'}\n`;
+    out += '     config:     0\n';
+    out += '     state:      0\n';
+    out += '     speed: 0 Mbps now, 0 Mbps max\n';
+  }
+  out += 'OFPT_GET_CONFIG_REPLY (xid=0x4): frags=normal miss_send_len=0\n';
+  return out;
+}
+
+export function formatOfctlFlows(br: Bridge, flows: DumpedFlow[], st: SwitchState, now: number): string {
+  let packets = br.ruleStats.packets;
+  let bytes = br.ruleStats.bytes;
+  for (const f of flows) {
+    const bp = st.portsByOdp.get(f.key[0] >>> 0);
+    if (bp === undefined || bp.bridge !== br) continue;
+    packets += f.packets;
+    bytes += f.bytes;
+  }
+  const duration = ((now - br.created) / 1000).toFixed(3);
+  return ` cookie=0x0, duration=${duration}s, table=0, n_packets=${packets}, n_bytes=${bytes}, priority=0 actions=NORMAL\n`;
+}
+
+/**
+ * Whether a dump-flows FLOW filter selects the catch-all NORMAL rule. As in ovs-ofctl (non-strict
+ * matching), a rule is shown only if it matches at least every field the filter names; the
+ * catch-all names none, so any match field excludes it. table=0 (or ALL) keeps it.
+ */
+export function matchesCatchAll(filter: string): boolean {
+  for (const raw of filter.split(/[,\s]+/)) {
+    const t = raw.trim().toLowerCase();
+    if (t === '' || t === 'table=0' || t === 'table=all') continue;
+    return false;
+  }
+  return true;
+}
+
+function needBridge(st: SwitchState, name: string): Bridge {
+  const br = st.bridges.get(name);
+  if (!br) throw commandError('no such bridge');
+  return br;
+}
+
+function needOfctlBridge(st: SwitchState, name: string): Bridge {
+  const br = st.bridges.get(name);
+  if (!br) throw commandError(`${name} is not a bridge or a socket`);
+  return br;
+}
+
+/** Registers the bridge commands; `dp()` is the current datapath connection or null. */
+export function registerBridgeCommands(ctl: Appctl, st: SwitchState, dp: () => DpifClient | null, bridgeOtherConfig: (br: string, key: string) => string | undefined): void {
+  const needDp = (): DpifClient => {
+    const c = dp();
+    if (c === null || c.isClosed) throw commandError('not connected to the datapath (is it running?)');
+    return c;
+  };
+
+  ctl.register('fdb/show', 'bridge', 1, 1, ([name]) => formatFdb(needBridge(st, name), Date.now()));
+  ctl.register('fdb/flush', '[bridge]', 0, 1, ([name]) => {
+    const brs = name === undefined ? [...st.bridges.values()] : [needBridge(st, name)];
+    for (const br of brs) br.macs.flush();
+    return 'table successfully flushed\n';
+  });
+  ctl.register('dpif/show', '', 0, 0, async () => {
+    const stats = (await needDp().request('dp_stats')) as DpStats;
+    return formatDpifShow(st, stats);
+  });
+  ctl.register('dpif/dump-flows', 'bridge', 1, 1, async ([name]) => {
+    const br = needBridge(st, name);
+    const flows = (await needDp().request('flow_dump')) as DumpedFlow[];
+    const names = new Map<number, string>();
+    for (const p of st.dpPorts) names.set(p.port_no, p.name);
+    let out = '';
+    const now = Date.now();
+    const key = new Uint32Array(flows.length ? flows[0].key.length : 0);
+    for (const f of flows) {
+      key.set(f.key);
+      const bp = st.portsByOdp.get(inPort(key));
+      if (bp === undefined || bp.bridge !== br) continue;
+      out += `${formatFlow(key, f.actions, f, { names, now })}\n`;
+    }
+    return out;
+  });
+  ctl.register('ofctl/show', 'bridge', 1, 1, async ([name]) => {
+    const br = needOfctlBridge(st, name);
+    const ports = (await needDp().request('port_list')) as DpPort[];
+    return formatOfctlShow(br, ports, bridgeDpid(br, ports, bridgeOtherConfig(name, 'datapath-id')));
+  });
+  ctl.register('ofctl/dump-flows', 'bridge [flow]', 1, 2, async ([name, filter]) => {
+    const br = needOfctlBridge(st, name);
+    if (filter !== undefined && !matchesCatchAll(filter)) return '';
+    const flows = (await needDp().request('flow_dump')) as DumpedFlow[];
+    return formatOfctlFlows(br, flows, st, Date.now());
+  });
+  ctl.register('coverage/show', '', 0, 0, () => {
+    let out = 'Event counters:\n';
+    for (const [k, v] of Object.entries(st.counters)) out += `${k.padEnd(28)} ${v}\n`;
+    for (const name of [...st.bridges.keys()].sort()) {
+      const br = st.bridges.get(name)!;
+      for (const [k, v] of Object.entries(br.counters)) out += `${`${name}.${k}`.padEnd(28)} ${v}\n`;
+      for (const [k, v] of Object.entries(br.macs.counters)) out += `${`${name}.mac_${k}`.padEnd(28)} ${v}\n`;
+    }
+    return out;
+  });
+}
