@@ -116,7 +116,12 @@ export class JsonSplitter {
   }
 }
 
-export type RequestHandler = (method: string, params: unknown[]) => unknown;
+/** Handles a request; returns the result (or a Promise of it), throws RpcError for an error
+ * reply, or returns DEFERRED after arranging to answer later with conn.respond(id, ...). */
+export type RequestHandler = (method: string, params: unknown[], id: unknown) => unknown;
+
+/** Returned by a request handler that will answer itself through respond()/respondError(). */
+export const DEFERRED: unique symbol = Symbol('jsonrpc.deferred');
 export type NotificationHandler = (method: string, params: unknown[]) => void;
 
 export interface JsonRpcOptions {
@@ -190,6 +195,21 @@ export class JsonRpcConnection extends EventEmitter {
 
   notify(method: string, params: unknown[]): void {
     this.send({ method, params, id: null });
+  }
+
+  /** Answers request `id` with a result (for handlers that returned DEFERRED). */
+  respond(id: unknown, result: unknown): void {
+    this.send({ id, result: result ?? null, error: null });
+  }
+
+  /** Answers request `id` with an error value (for handlers that returned DEFERRED). */
+  respondError(id: unknown, error: unknown): void {
+    this.replyError(id, error);
+  }
+
+  /** Bytes queued in the socket but not yet written (a slow reader's backlog). */
+  get pendingBytes(): number {
+    return this.socket.writableLength;
   }
 
   close(): void {
@@ -293,11 +313,12 @@ export class JsonRpcConnection extends EventEmitter {
     }
     let out: unknown;
     try {
-      out = this.requestHandler(method, params);
+      out = this.requestHandler(method, params, id);
     } catch (e) {
       this.replyThrown(id, method, e);
       return;
     }
+    if (out === DEFERRED) return;
     if (out instanceof Promise) {
       out.then(
         (result) => this.send({ id, result: result ?? null, error: null }),

@@ -14,6 +14,15 @@ export interface MonitorRequest {
   select?: { initial?: boolean; insert?: boolean; delete?: boolean; modify?: boolean };
 }
 
+/** monitor_cond updates: {initial|insert: row, delete: null, modify: diff}. */
+export type RowUpdate2 = { initial?: Record<string, unknown>; insert?: Record<string, unknown>; delete?: null; modify?: Record<string, unknown> };
+export type TableUpdates2 = Record<string, Record<string, RowUpdate2>>;
+
+export interface MonitorCondRequest extends MonitorRequest {
+  /** Conditions ([column, function, value]) and booleans; a row is monitored if any holds. */
+  where?: unknown[];
+}
+
 /** Thrown by transact() when an operation or the commit failed; `.results` holds the raw
  * per-op results, `.index` the position of the first error (ops.length for a commit error). */
 export class TransactError extends VswitchError {
@@ -36,17 +45,23 @@ export class TransactError extends VswitchError {
 
 export class VsdbClient {
   /** Per monitor id: its callback, and updates held back until the initial reply is delivered. */
-  private readonly monitors = new Map<string, { cb: (u: TableUpdates) => void; held: TableUpdates[] | null }>();
+  private readonly monitors = new Map<string, { cb: (u: any) => void; held: unknown[] | null }>();
+  private readonly lockListeners: ((event: 'locked' | 'stolen', name: string) => void)[] = [];
   /** Timeout for every request (0: wait forever). */
   requestTimeoutMs = 0;
 
   private constructor(readonly conn: JsonRpcConnection) {
     conn.onNotification((method, params) => {
-      if (method !== 'update' || params.length < 2) return;
+      if ((method === 'locked' || method === 'stolen') && typeof params[0] === 'string') {
+        for (const cb of this.lockListeners) cb(method, params[0]);
+        return;
+      }
+      if (method !== 'update' && method !== 'update2' && method !== 'update3') return;
       const m = this.monitors.get(JSON.stringify(params[0]));
-      if (!m) return;
-      if (m.held) m.held.push(params[1] as TableUpdates);
-      else m.cb(params[1] as TableUpdates);
+      const u = method === 'update3' ? params[2] : params[1];
+      if (!m || u === undefined) return;
+      if (m.held) m.held.push(u);
+      else m.cb(u);
     });
   }
 
@@ -79,13 +94,35 @@ export class VsdbClient {
   /** Starts a monitor; resolves with the initial contents, then calls onUpdate per change.
    * Updates that arrive with the reply are held until after the caller's continuation ran, so
    * the caller always sees the initial contents first. */
-  async monitor(db: string, id: unknown, requests: Record<string, MonitorRequest>, onUpdate: (u: TableUpdates) => void): Promise<TableUpdates> {
-    const key = JSON.stringify(id);
-    const m = { cb: onUpdate, held: [] as TableUpdates[] | null };
-    this.monitors.set(key, m);
-    let initial: TableUpdates;
+  monitor(db: string, id: unknown, requests: Record<string, MonitorRequest>, onUpdate: (u: TableUpdates) => void): Promise<TableUpdates> {
+    return this.startMonitor('monitor', [db, id, requests], onUpdate) as Promise<TableUpdates>;
+  }
+
+  /** Starts a monitor_cond (update2 notifications); resolves with the initial rows. */
+  monitorCond(db: string, id: unknown, requests: Record<string, MonitorCondRequest>, onUpdate: (u: TableUpdates2) => void): Promise<TableUpdates2> {
+    return this.startMonitor('monitor_cond', [db, id, requests], onUpdate) as Promise<TableUpdates2>;
+  }
+
+  /** Changes the conditions of a monitor_cond monitor (its id becomes `newId`). */
+  async monitorCondChange(id: unknown, newId: unknown, requests: Record<string, { where?: unknown[] }>): Promise<void> {
+    const m = this.monitors.get(JSON.stringify(id));
+    if (m) this.monitors.set(JSON.stringify(newId), m);
     try {
-      initial = (await this.call('monitor', [db, id, requests])) as TableUpdates;
+      await this.call('monitor_cond_change', [id, newId, requests]);
+    } catch (e) {
+      if (JSON.stringify(id) !== JSON.stringify(newId)) this.monitors.delete(JSON.stringify(newId));
+      throw e;
+    }
+    if (JSON.stringify(id) !== JSON.stringify(newId)) this.monitors.delete(JSON.stringify(id));
+  }
+
+  private async startMonitor(method: string, params: unknown[], onUpdate: (u: any) => void): Promise<unknown> {
+    const key = JSON.stringify(params[1]);
+    const m = { cb: onUpdate, held: [] as unknown[] | null };
+    this.monitors.set(key, m);
+    let initial: unknown;
+    try {
+      initial = await this.call(method, params);
     } catch (e) {
       if (this.monitors.get(key) === m) this.monitors.delete(key);
       throw e;
@@ -101,6 +138,29 @@ export class VsdbClient {
   async monitorCancel(id: unknown): Promise<void> {
     await this.call('monitor_cancel', [id]);
     this.monitors.delete(JSON.stringify(id));
+  }
+
+  /** Asks for lock `name`: true if owned now; else a "locked" event follows when granted. */
+  async lock(name: string): Promise<boolean> {
+    return ((await this.call('lock', [name])) as { locked: boolean }).locked;
+  }
+
+  /** Takes lock `name` from its owner (who gets a "stolen" event). */
+  async steal(name: string): Promise<void> {
+    await this.call('steal', [name]);
+  }
+
+  async unlock(name: string): Promise<void> {
+    await this.call('unlock', [name]);
+  }
+
+  /** Called on the server's "locked" and "stolen" notifications. */
+  onLock(cb: (event: 'locked' | 'stolen', name: string) => void): void {
+    this.lockListeners.push(cb);
+  }
+
+  async getServerId(): Promise<string> {
+    return (await this.call('get_server_id', [])) as string;
   }
 
   async echo(): Promise<void> {

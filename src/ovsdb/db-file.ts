@@ -12,6 +12,8 @@ export interface OpenDbOptions {
   /** Schema to create the file with if it does not exist. */
   schemaJson?: unknown;
   fsync?: boolean;
+  /** Take the database's lock file (default true; read-only tools pass false). */
+  lock?: boolean;
   log?: Logger;
 }
 

@@ -17,7 +17,9 @@ export type OvsdbErrorTag =
   | 'not supported'
   | 'aborted'
   | 'I/O error'
-  | 'resources exhausted';
+  | 'resources exhausted'
+  | 'not owner'
+  | 'duplicate uuid';
 
 export class OvsdbError extends VswitchError {
   readonly tag: OvsdbErrorTag;

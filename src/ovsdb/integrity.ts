@@ -7,8 +7,9 @@
  *      "constraint violation");
  *   3. index uniqueness (tables where a row was inserted or an indexed column changed) and
  *      maxRows ("constraint violation").
- * Steps 1-2 walk the whole database, O(rows); they run only when the transaction inserted or
- * deleted rows or changed a reference column, which status-only updates never do.
+ * Steps 1-2 walk the whole database, O(rows); they run only when the transaction deleted rows,
+ * inserted non-root rows or rows holding references, or changed a reference column (see
+ * needsRefWalk), which status-only updates and plain root-row inserts never do.
  */
 import { canonical, ZERO_UUID, type Atom, type Datum } from './datum.js';
 import { OvsdbError } from './error.js';
@@ -50,12 +51,24 @@ function refColumns(schema: DbSchema): Map<string, { strong: RefColumn[]; weak: 
   return m;
 }
 
+/** Whether the transaction can have made a row unreachable or a reference dangling: a delete,
+ * an insert into a non-root table, a new row holding references, or a changed reference
+ * column. Inserts of plain root rows (the common bulk case) skip the O(rows) walk. */
 function needsRefWalk(txn: Txn): boolean {
   const refs = refColumns(txn.schema);
   for (const [table, rows] of txn.changes) {
     const { strong, weak } = refs.get(table)!;
+    const isRoot = txn.schema.tables.get(table)!.isRoot;
     for (const ch of rows.values()) {
-      if (!ch.old || !ch.new) return true;
+      if (!ch.new) {
+        if (ch.old) return true;
+        continue;
+      }
+      if (!ch.old) {
+        if (!isRoot) return true;
+        for (const rc of strong.concat(weak)) if (ch.new.cols.get(rc.column.name)!.keys.length) return true;
+        continue;
+      }
       for (const rc of strong.concat(weak)) {
         if (ch.old.cols.get(rc.column.name) !== ch.new.cols.get(rc.column.name)) return true;
       }

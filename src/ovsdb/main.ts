@@ -25,8 +25,11 @@ export interface VsdbServerConfig {
   schemaFile: string;
   unixctl: string;
   pidfile: string | null;
+  /** false: never fdatasync, even for durable commits (tests, scratch databases). */
   fsync: boolean;
   log: Logger;
+  /** Largest JSON-RPC message accepted from a client (default 64 MiB). */
+  maxMessageBytes?: number;
 }
 
 export interface RunningVsdb {
@@ -65,6 +68,13 @@ function checkPidfile(path: string): void {
   if (!existsSync(path)) return;
   const pid = Number(readFileSync(path, 'utf8').trim());
   if (pid > 0 && pid !== process.pid) {
+    // A pid reused after kill -9 by some other program does not count as a running server.
+    try {
+      const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!/vsdb-server|ovsdb\/main\.js/.test(cmd)) return;
+    } catch {
+      /* no /proc entry: fall back to the signal test */
+    }
     try {
       process.kill(pid, 0);
       throw new VswitchError('ALREADY_RUNNING', `vsdb-server already running as pid ${pid} (pidfile ${path})`);
@@ -80,7 +90,7 @@ export async function startVsdbServer(cfg: VsdbServerConfig): Promise<RunningVsd
   const schemaJson = existsSync(cfg.dbFile) ? undefined : JSON.parse(readFileSync(cfg.schemaFile, 'utf8'));
   const { db, storage } = await openDbFile(cfg.dbFile, { schemaJson, fsync: cfg.fsync, log });
   const service = new VsdbService(db, storage, log);
-  const rpc = new JsonRpcServer((conn) => service.attach(conn), { log });
+  const rpc = new JsonRpcServer((conn) => service.attach(conn), { log, maxMessageBytes: cfg.maxMessageBytes });
   let stopping: Promise<void> | null = null;
   let onStopped: () => void = () => undefined;
   const stopped = new Promise<void>((r) => (onStopped = r));
@@ -111,7 +121,7 @@ export async function startVsdbServer(cfg: VsdbServerConfig): Promise<RunningVsd
         return ['exit', 'version', 'list-commands', 'memory/show', 'ovsdb-server/compact', 'vlog/list', 'vlog/set LEVEL'].join('\n');
       case 'memory/show': {
         const s = service.stats();
-        return `connections:${s.connections} monitors:${s.monitors} rows:${s.rows} commits:${s.commits} blocked-transactions:${s.blocked} file-bytes:${storage.size}`;
+        return `connections:${s.connections} monitors:${s.monitors} rows:${s.rows} commits:${s.commits} blocked-transactions:${s.blocked} locks:${s.locks} held-outputs:${s.held} fsyncs:${s.fsyncs} file-bytes:${storage.size}`;
       }
       case 'ovsdb-server/compact':
         await service.compact();
@@ -131,8 +141,12 @@ export async function startVsdbServer(cfg: VsdbServerConfig): Promise<RunningVsd
   try {
     for (const r of cfg.remotes) {
       if (r.startsWith('ptcp:')) {
-        const [port, host] = r.slice(5).split(':');
-        await rpc.listenTcp(Number(port), host || '0.0.0.0');
+        const rest = r.slice(5);
+        const colon = rest.indexOf(':');
+        const port = Number(colon < 0 ? rest : rest.slice(0, colon));
+        const host = colon < 0 ? '0.0.0.0' : rest.slice(colon + 1).replace(/^\[|\]$/g, '');
+        if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`${r}: bad port (use ptcp:PORT[:IP])`);
+        await rpc.listenTcp(port, host);
       } else {
         const path = r.startsWith('punix:') ? r.slice(6) : r;
         mkdirSync(dirname(path), { recursive: true });
@@ -189,6 +203,7 @@ export function parseArgs(argv: string[]): Args {
       case '--log-file': a.logFile = optional() ?? p.logFile('vsdb-server'); break;
       case '--detach': a.detach = true; break;
       case '--no-fsync': a.cfg.fsync = false; break;
+      case '--max-message-bytes': a.cfg.maxMessageBytes = Number(need()); break;
       default: throw new UsageError(`unknown option "${argv[i]}" (see the header of src/ovsdb/main.ts)`);
     }
   }

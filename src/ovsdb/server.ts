@@ -1,32 +1,46 @@
 /*
- * The vsdb RFC 7047 service: answers list_dbs, get_schema, transact, monitor, monitor_cancel
- * (echo is answered by the JSON-RPC layer) for every attached connection. Owns the commit queue
- * and the monitors of each connection. main.ts wires it to sockets; tests use it in process.
+ * The vsdb RFC 7047 service: list_dbs, get_schema, transact, cancel, monitor, monitor_cond,
+ * monitor_cond_since, monitor_cond_change, monitor_cancel, lock, steal, unlock, get_server_id,
+ * set_db_change_aware (echo is answered by the JSON-RPC layer) for every attached connection.
+ * Owns the transaction queue, the monitors and locks of each connection. main.ts wires it to
+ * sockets; tests and vsdb-tool use it in process.
  *
- * Commits are serial: a transaction is executed, its record appended to storage (reply only
- * after the write completed), then applied in memory, then every monitor gets its "update"
- * notification, then the transact reply is sent. So a client always sees the update for its own
- * transaction before the reply. A transaction blocked on a "wait" op with time left is parked
- * and re-run after each commit and at its deadline.
+ * Commit path (synchronous, one transaction at a time): execute the ops against an overlay;
+ * append the record to the log with one write(2) (a failed write fails the transaction and
+ * nothing changes); apply it in memory; queue the monitor notifications and the reply. A
+ * durable commit ("commit" op with durable true) also starts a group fdatasync, and the output
+ * gate holds every notification and reply from that commit on until it is on disk (see
+ * output-gate.ts). A client always gets the update for its own transaction before the reply.
+ * A transaction blocked on a "wait" op with time left is parked and re-run after each commit
+ * and at its deadline; "cancel" ends it with the error "canceled".
  */
-import { RpcError, type JsonRpcConnection } from '../lib/jsonrpc.js';
+import { DEFERRED, RpcError, type JsonRpcConnection } from '../lib/jsonrpc.js';
 import type { Logger } from '../lib/log.js';
-import { changesToRecord, snapshotRecord, type ChangeSet, type Database } from './database.js';
+import { changesToRecord, newUuid, snapshotRecord, type ChangeSet, type Database } from './database.js';
+import { ZERO_UUID } from './datum.js';
 import { OvsdbError } from './error.js';
-import { Monitor } from './monitor.js';
+import { LockTable } from './locks.js';
+import { Monitor, type MonitorKind } from './monitor.js';
+import { OutputGate } from './output-gate.js';
 import type { Storage } from './storage.js';
 import { executeTransaction } from './transaction.js';
 
 interface Job {
-  conn: JsonRpcConnection | null;
+  session: Session | null;
+  /** Request id (for cancel), or undefined for in-process calls. */
+  key: string | undefined;
   ops: unknown[];
   received: number;
-  resolve: (results: unknown[]) => void;
+  respond: (results: unknown[]) => void;
+  fail: (error: unknown) => void;
   timer: NodeJS.Timeout | null;
 }
 
 interface Session {
+  conn: JsonRpcConnection;
   monitors: Map<string, Monitor>;
+  /** Parked transactions by JSON request id, for "cancel". */
+  parked: Map<string, Job>;
 }
 
 export interface VsdbStats {
@@ -35,29 +49,67 @@ export interface VsdbStats {
   commits: number;
   blocked: number;
   rows: number;
+  locks: number;
+  /** Outputs held until an fdatasync finishes. */
+  held: number;
+  fsyncs: number;
 }
 
+const LOCK_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Unsent bytes a monitoring client may fall behind by before it is disconnected. */
+export const MAX_BACKLOG_BYTES = 64 * 1024 * 1024;
+
 export class VsdbService {
+  /** Identifies this server process (get_server_id). */
+  readonly serverId = newUuid();
   private readonly sessions = new Map<JsonRpcConnection, Session>();
   private readonly blocked = new Set<Job>();
-  private queue: Promise<void> = Promise.resolve();
+  private readonly runQueue: Job[] = [];
+  private running = false;
+  private readonly locks = new LockTable<Session>();
+  private readonly gate: OutputGate;
+  /** Sequence number of the last durable commit's record (0: none). */
+  private durableSeq = 0;
   private commits = 0;
+  private lastTxnId = ZERO_UUID;
+  private compacting: Promise<void> | null = null;
   private closed = false;
 
-  constructor(readonly db: Database, readonly storage: Storage | null, private readonly log: Logger) {}
+  constructor(readonly db: Database, readonly storage: Storage | null, private readonly log: Logger) {
+    this.gate = new OutputGate(storage);
+  }
 
   /** Serves RFC 7047 requests on `conn` until it closes. */
   attach(conn: JsonRpcConnection): void {
-    const session: Session = { monitors: new Map() };
+    const session: Session = { conn, monitors: new Map(), parked: new Map() };
     this.sessions.set(conn, session);
-    conn.once('close', () => this.sessions.delete(conn));
-    conn.onRequest((method, params) => this.handle(conn, session, method, params));
+    conn.once('close', () => this.detach(session));
+    conn.onRequest((method, params, id) => this.handle(session, method, params, id));
+    conn.onNotification((method, params) => {
+      if (method === 'cancel') this.cancel(session, params[0]);
+    });
+  }
+
+  private detach(s: Session): void {
+    this.sessions.delete(s.conn);
+    for (const job of s.parked.values()) this.dropBlocked(job);
+    s.parked.clear();
+    for (const [owner, name] of this.locks.releaseAll(s)) owner.conn.notify('locked', [name]);
   }
 
   stats(): VsdbStats {
     let monitors = 0;
     for (const s of this.sessions.values()) monitors += s.monitors.size;
-    return { connections: this.sessions.size, monitors, commits: this.commits, blocked: this.blocked.size, rows: this.db.rowCount() };
+    return {
+      connections: this.sessions.size,
+      monitors,
+      commits: this.commits,
+      blocked: this.blocked.size,
+      rows: this.db.rowCount(),
+      locks: this.locks.size,
+      held: this.gate.waiting,
+      fsyncs: this.storage?.syncCount ?? 0,
+    };
   }
 
   private checkDb(name: unknown): void {
@@ -66,7 +118,7 @@ export class VsdbService {
     }
   }
 
-  private handle(conn: JsonRpcConnection, session: Session, method: string, params: unknown[]): unknown {
+  private handle(s: Session, method: string, params: unknown[], id: unknown): unknown {
     switch (method) {
       case 'list_dbs':
         return [this.db.name];
@@ -75,131 +127,270 @@ export class VsdbService {
         return this.db.schema.json;
       case 'transact':
         this.checkDb(params[0]);
-        return this.transact(params.slice(1), conn);
+        this.enqueue({
+          session: s,
+          key: JSON.stringify(id),
+          ops: params.slice(1),
+          received: Date.now(),
+          respond: (r) => s.conn.respond(id, r),
+          fail: (e) => s.conn.respondError(id, e),
+          timer: null,
+        });
+        return DEFERRED;
       case 'monitor':
-        return this.monitor(session, params);
+      case 'monitor_cond':
+      case 'monitor_cond_since':
+        return this.monitor(s, method, params, id);
+      case 'monitor_cond_change':
+        return this.monitorCondChange(s, params, id);
       case 'monitor_cancel': {
         const key = JSON.stringify(params[0]);
-        if (!session.monitors.delete(key)) throw new RpcError({ error: 'unknown monitor', details: `no monitor with id ${key}` });
+        if (!s.monitors.delete(key)) throw new RpcError({ error: 'unknown monitor', details: `no monitor with id ${key}` });
         return {};
       }
+      case 'lock':
+      case 'steal':
+      case 'unlock':
+        return this.lockMethod(s, method, params);
+      case 'get_server_id':
+        return this.serverId;
+      case 'set_db_change_aware':
+        return {};
       default:
         throw RpcError.unknownMethod(method);
     }
   }
 
-  private monitor(session: Session, params: unknown[]): unknown {
+  private monitor(s: Session, kind: MonitorKind, params: unknown[], id: unknown): unknown {
     this.checkDb(params[0]);
-    if (params.length !== 3) throw new RpcError({ error: 'syntax error', details: 'monitor takes [db-name, monitor-id, monitor-requests]' });
-    const key = JSON.stringify(params[1]);
-    if (session.monitors.has(key)) throw new RpcError({ error: 'duplicate monitor ID', details: `monitor ${key} already exists` });
-    let m: Monitor;
-    try {
-      m = new Monitor(params[1], this.db, params[2]);
-    } catch (e) {
-      if (e instanceof OvsdbError) throw new RpcError(e.toJson());
-      throw e;
+    const n = kind === 'monitor_cond_since' ? 4 : 3;
+    if (params.length < 3 || params.length > n) {
+      throw new RpcError({ error: 'syntax error', details: `${kind} takes [db-name, monitor-id, monitor-requests${n === 4 ? ', last-txn-id' : ''}]` });
     }
-    // Synchronous with respect to commits: no change can fall between initial and registration.
-    session.monitors.set(key, m);
-    return m.initial(this.db);
+    const key = JSON.stringify(params[1]);
+    if (s.monitors.has(key)) throw new RpcError({ error: 'duplicate monitor ID', details: `monitor ${key} already exists` });
+    const m = asRpc(() => new Monitor(params[1], this.db, params[2], kind));
+    // Registered before any later commit, and the reply goes through the gate ahead of that
+    // commit's notifications: the client sees the initial contents first.
+    s.monitors.set(key, m);
+    const initial = m.initial(this.db);
+    // No history is kept: monitor_cond_since always answers "not found" with everything.
+    const result = kind === 'monitor_cond_since' ? [false, this.lastTxnId, initial] : initial;
+    this.gate.emit(this.durableSeq, () => s.conn.respond(id, result));
+    return DEFERRED;
   }
 
-  /** Runs a transaction through the commit queue (also usable in process, conn null). */
-  transact(ops: unknown[], conn: JsonRpcConnection | null = null): Promise<unknown[]> {
-    if (this.closed) return Promise.reject(new RpcError({ error: 'not supported', details: 'server is shutting down' }));
-    return new Promise((resolve) => {
-      this.enqueue({ conn, ops, received: Date.now(), resolve, timer: null });
+  private monitorCondChange(s: Session, params: unknown[], id: unknown): unknown {
+    if (params.length !== 3) throw new RpcError({ error: 'syntax error', details: 'monitor_cond_change takes [monitor-id, new-monitor-id, requests]' });
+    const oldKey = JSON.stringify(params[0]);
+    const newKey = JSON.stringify(params[1]);
+    const m = s.monitors.get(oldKey);
+    if (!m) throw new RpcError({ error: 'unknown monitor', details: `no monitor with id ${oldKey}` });
+    if (newKey !== oldKey && s.monitors.has(newKey)) throw new RpcError({ error: 'duplicate monitor ID', details: `monitor ${newKey} already exists` });
+    const updates = asRpc(() => m.changeConditions(this.db, params[2]));
+    s.monitors.delete(oldKey);
+    m.id = params[1];
+    s.monitors.set(newKey, m);
+    this.gate.emit(this.durableSeq, () => {
+      if (updates) s.conn.notify(m.method, m.method === 'update3' ? [m.id, this.lastTxnId, updates] : [m.id, updates]);
+      s.conn.respond(id, {});
+    });
+    return DEFERRED;
+  }
+
+  private lockMethod(s: Session, method: 'lock' | 'steal' | 'unlock', params: unknown[]): unknown {
+    const name = params[0];
+    if (params.length !== 1 || typeof name !== 'string' || !LOCK_NAME_RE.test(name)) {
+      throw new RpcError({ error: 'syntax error', details: `${method} takes [lock-name] (an identifier)` });
+    }
+    if (method === 'unlock') {
+      if (!this.locks.holdsOrWaits(s, name)) throw new RpcError({ error: 'syntax error', details: `"unlock" of "${name}" without "lock" or "steal"` });
+      const next = this.locks.unlock(s, name);
+      if (next) next.conn.notify('locked', [name]);
+      return {};
+    }
+    if (this.locks.holdsOrWaits(s, name) && !(method === 'steal' && !this.locks.owns(s, name))) {
+      throw new RpcError({ error: 'duplicate lock', details: `this session already owns or waits for lock "${name}"` });
+    }
+    if (method === 'steal') {
+      const victim = this.locks.steal(s, name);
+      if (victim) victim.conn.notify('stolen', [name]);
+      return { locked: true };
+    }
+    return { locked: this.locks.lock(s, name) };
+  }
+
+  private cancel(s: Session, id: unknown): void {
+    const job = s.parked.get(JSON.stringify(id));
+    if (!job) return; // already answered, or never a parked transact
+    this.dropBlocked(job);
+    job.fail('canceled');
+  }
+
+  /** Runs a transaction in process (no session: "assert" always fails). */
+  transact(ops: unknown[]): Promise<unknown[]> {
+    return new Promise((resolve, reject) => {
+      this.enqueue({ session: null, key: undefined, ops, received: Date.now(), respond: resolve, fail: (e) => reject(new RpcError(e)), timer: null });
     });
   }
 
   private enqueue(job: Job): void {
-    this.queue = this.queue
-      .then(() => this.run(job))
-      .catch((e) => {
-        this.log.error({ err: (e as Error).stack }, 'transaction failed unexpectedly');
-        job.resolve([{ error: 'internal error', details: (e as Error).message }]);
-      });
+    if (this.closed) {
+      job.fail({ error: 'not supported', details: 'server is shutting down' });
+      return;
+    }
+    this.runQueue.push(job);
+    if (this.running) return;
+    this.running = true;
+    try {
+      for (let j = this.runQueue.shift(); j; j = this.runQueue.shift()) {
+        try {
+          this.run(j);
+        } catch (e) {
+          this.log.error({ err: (e as Error).stack }, 'transaction failed unexpectedly');
+          j.respond([{ error: 'internal error', details: (e as Error).message }]);
+        }
+      }
+    } finally {
+      this.running = false;
+    }
   }
 
-  private async run(job: Job): Promise<void> {
-    const out = executeTransaction(this.db, job.ops, { elapsedMs: Date.now() - job.received });
+  private run(job: Job): void {
+    const s = job.session;
+    const out = executeTransaction(this.db, job.ops, {
+      elapsedMs: Date.now() - job.received,
+      ownsLock: s ? (name) => this.locks.owns(s, name) : undefined,
+    });
     if (out.blockedMs !== null) {
       this.blocked.add(job);
+      if (s && job.key !== undefined) s.parked.set(job.key, job);
       if (out.blockedMs !== Infinity) job.timer = setTimeout(() => this.unblock(job), out.blockedMs + 1);
       return;
     }
+    let seq = 0;
     if (out.changes) {
-      const committed = await this.commit(out.changes, out.comments);
-      if (committed) {
-        out.results.push(committed);
-        job.resolve(out.results);
-        return;
+      const rec = changesToRecord(this.db.schema, out.changes);
+      if (rec && this.storage) {
+        rec._date = Date.now();
+        if (out.comments.length) rec._comment = out.comments.join('\n');
+        try {
+          seq = this.storage.appendSync(rec);
+        } catch (e) {
+          this.log.error({ err: (e as Error).message }, 'commit not written; transaction failed');
+          const results = [...out.results, { error: 'I/O error', details: (e as Error).message }];
+          this.gate.emit(this.durableSeq, () => job.respond(results));
+          return;
+        }
       }
+      if (out.durable && seq) this.startSync(seq);
+      this.apply(out.changes);
     }
-    job.resolve(out.results);
+    const results = out.results;
+    const durable = out.durable && seq !== 0;
+    this.gate.emit(this.durableSeq, (err) => {
+      if (err && durable) job.respond([...results, { error: 'I/O error', details: `commit written but not synced: ${err.message}` }]);
+      else job.respond(results);
+    });
+    if (out.changes) this.afterCommit();
   }
 
-  /** Makes changes durable then current; returns an error result if the write failed. */
-  private async commit(changes: ChangeSet, comments: string[]): Promise<object | null> {
-    const rec = changesToRecord(this.db.schema, changes);
-    if (rec && this.storage) {
-      rec._date = Date.now();
-      if (comments.length) rec._comment = comments.join('\n');
-      try {
-        await this.storage.append(rec);
-      } catch (e) {
-        this.log.error({ err: (e as Error).message }, 'commit not written; transaction failed');
-        return { error: 'I/O error', details: (e as Error).message };
-      }
-    }
+  private startSync(seq: number): void {
+    this.durableSeq = seq;
+    this.storage!.sync(seq).then(
+      () => this.gate.release(),
+      (e: Error) => this.gate.release(e, seq),
+    );
+  }
+
+  /** Makes a written change set current and tells the monitors. */
+  private apply(changes: ChangeSet): void {
     this.db.apply(changes);
     this.commits++;
-    this.broadcast(changes);
+    this.lastTxnId = newUuid();
+    const txnId = this.lastTxnId;
+    for (const s of this.sessions.values()) {
+      for (const m of s.monitors.values()) {
+        const u = m.update(changes);
+        if (!u) continue;
+        const params = m.method === 'update3' ? [m.id, txnId, u] : [m.id, u];
+        this.gate.emit(this.durableSeq, () => this.notify(s, m.method, params));
+      }
+    }
+  }
+
+  /** Sends a monitor notification; a client that has stopped reading (its unsent backlog is
+   * over MAX_BACKLOG_BYTES) is disconnected rather than buffered without bound. */
+  private notify(s: Session, method: string, params: unknown[]): void {
+    if (s.conn.isClosed) return;
+    if (s.conn.pendingBytes > MAX_BACKLOG_BYTES) {
+      this.log.warn({ peer: s.conn.name, backlog: s.conn.pendingBytes }, 'client is not reading its monitor updates; disconnecting it');
+      s.conn.socket.destroy();
+      return;
+    }
+    s.conn.notify(method, params);
+  }
+
+  private afterCommit(): void {
     for (const job of [...this.blocked]) this.unblock(job);
-    if (this.storage?.needsCompaction()) void this.compact();
-    return null;
+    if (this.storage?.needsCompaction() && !this.compacting) void this.compact().catch(() => undefined);
+  }
+
+  private dropBlocked(job: Job): boolean {
+    if (!this.blocked.delete(job)) return false;
+    if (job.timer) clearTimeout(job.timer);
+    job.timer = null;
+    if (job.session && job.key !== undefined) job.session.parked.delete(job.key);
+    return true;
   }
 
   private unblock(job: Job): void {
-    if (!this.blocked.delete(job)) return;
-    if (job.timer) clearTimeout(job.timer);
-    job.timer = null;
+    if (!this.dropBlocked(job)) return;
     // A parked transaction whose client went away is dropped, not retried.
-    if (!job.conn?.isClosed) this.enqueue(job);
+    if (!job.session?.conn.isClosed) this.enqueue(job);
   }
 
-  private broadcast(changes: ChangeSet): void {
-    for (const [conn, s] of this.sessions) {
-      for (const m of s.monitors.values()) {
-        const u = m.update(changes);
-        if (u) conn.notify('update', [m.id, u]);
-      }
-    }
-  }
-
-  /** Rewrites the database file as one snapshot (through the commit queue). */
+  /** Rewrites the database file as one snapshot, online (commits go on meanwhile). */
   compact(): Promise<void> {
     const storage = this.storage;
     if (!storage) return Promise.resolve();
-    const p = this.queue.then(async () => {
-      const before = storage.size;
-      await storage.compact(this.db.schema.json, snapshotRecord(this.db));
-      this.log.info({ before, after: storage.size }, 'compacted database');
-    });
-    this.queue = p.catch((e) => this.log.error({ err: (e as Error).message }, 'compaction failed'));
+    if (this.compacting) return this.compacting;
+    const before = storage.size;
+    const p = storage
+      .compact(this.db.schema.json, snapshotRecord(this.db))
+      .then(() => this.log.info({ before, after: storage.size }, 'compacted database'))
+      .catch((e) => {
+        this.log.error({ err: (e as Error).message }, 'compaction failed');
+        throw e;
+      })
+      .finally(() => (this.compacting = null));
+    this.compacting = p;
     return p;
   }
 
-  /** Stops taking transactions, fails parked ones, waits for the queue, closes storage. */
+  /** Stops taking transactions, fails parked ones, waits for syncs, closes storage. */
   async close(): Promise<void> {
     this.closed = true;
     for (const job of [...this.blocked]) {
-      this.blocked.delete(job);
-      if (job.timer) clearTimeout(job.timer);
-      job.resolve([{ error: 'timed out', details: 'server is shutting down' }, ...job.ops.slice(1).map(() => null)]);
+      this.dropBlocked(job);
+      job.respond([{ error: 'timed out', details: 'server is shutting down' }, ...job.ops.slice(1).map(() => null)]);
     }
-    await this.queue.catch(() => undefined);
-    await this.storage?.close();
+    if (this.compacting) await this.compacting.catch(() => undefined);
+    if (this.storage) {
+      await this.storage.sync().then(
+        () => this.gate.release(),
+        (e: Error) => this.gate.release(e, this.durableSeq),
+      );
+      await this.storage.close();
+    }
+  }
+}
+
+function asRpc<T>(f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof OvsdbError) throw new RpcError(e.toJson());
+    throw e;
   }
 }

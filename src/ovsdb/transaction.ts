@@ -14,7 +14,7 @@ import { columnsOf, defaultRow, newUuid, rowGet, rowToJson, type ChangeSet, type
 import { OvsdbError, syntaxError } from './error.js';
 import { checkCommit } from './integrity.js';
 import { applyMutation, parseMutations } from './mutation.js';
-import type { DbSchema, TableSchema } from './schema.js';
+import { UUID_COLUMN_TYPE, type DbSchema, type TableSchema } from './schema.js';
 
 /** A transaction in progress: an overlay of changed rows over the committed Database. */
 export class Txn {
@@ -99,6 +99,9 @@ function rowsEqual(a: Row, b: Row): boolean {
 export interface TxnOptions {
   /** Milliseconds since this transaction was first received (for "wait" timeouts). */
   elapsedMs?: number;
+  /** For the "assert" op: does the session running this transaction own lock `name`? Absent:
+   * no session (in-process callers), every assert fails. */
+  ownsLock?: (name: string) => boolean;
 }
 
 export interface TxnOutcome {
@@ -162,13 +165,22 @@ const OPS: Record<string, OpFn> = {
     const { txn } = ctx;
     const table = tableOf(txn, op);
     let uuid: string;
+    // "uuid" (an OVS extension, used by restore) asks for a particular row uuid.
+    const wanted = op.uuid === undefined ? null : (datumFromJson(op.uuid, UUID_COLUMN_TYPE).keys[0] as string);
+    if (wanted !== null && (txn.get(table.name, wanted) || anyTableHas(txn, wanted))) {
+      throw new OvsdbError('duplicate uuid', `a row with uuid ${wanted} already exists`);
+    }
     if (op['uuid-name'] !== undefined) {
       const name = op['uuid-name'];
       if (typeof name !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw syntaxError('"uuid-name" must be an identifier');
       if (txn.declared.has(name)) throw new OvsdbError('duplicate uuid-name', `"${name}" was already declared by an insert in this transaction`);
       txn.declared.add(name);
+      if (wanted !== null) {
+        if (txn.symbols.has(name)) throw syntaxError(`"uuid-name" "${name}" was used before this insert that gives it a "uuid"`);
+        txn.symbols.set(name, wanted);
+      }
       uuid = txn.named(name);
-    } else uuid = newUuid();
+    } else uuid = wanted ?? newUuid();
     const base = defaultRow(table, uuid);
     for (const [k, d] of parseRow(op.row, table, txn.named, false)) base.cols.set(k, d);
     txn.put(table.name, base);
@@ -273,10 +285,17 @@ const OPS: Record<string, OpFn> = {
     return {};
   },
 
-  assert() {
-    throw new OvsdbError('not supported', 'locks are not supported yet');
+  assert(ctx, op) {
+    if (typeof op.lock !== 'string') throw syntaxError('"assert" needs a "lock" string');
+    if (!ctx.opts.ownsLock?.(op.lock)) throw new OvsdbError('not owner', `this session does not own lock "${op.lock}"`);
+    return {};
   },
 };
+
+function anyTableHas(txn: Txn, uuid: string): boolean {
+  for (const t of txn.schema.tables.keys()) if (txn.get(t, uuid)) return true;
+  return false;
+}
 
 function toErrorJson(e: unknown): { error: string; details: string } {
   if (e instanceof OvsdbError) return e.toJson();

@@ -39,3 +39,17 @@ export function addBridgeOps(br: string): object[] {
 export function names(db: Database, table: string): string[] {
   return [...db.rows(table).values()].map((r) => r.cols.get('name')!.keys[0] as string).sort();
 }
+
+/** Polls `f` until it returns something truthy (or fails after `ms`). */
+export function until<T>(f: () => T | undefined | false, ms = 3000): Promise<T> {
+  const start = Date.now();
+  return new Promise((resolve, reject) => {
+    const tick = () => {
+      const v = f();
+      if (v !== undefined && v !== false) return resolve(v);
+      if (Date.now() - start > ms) return reject(new Error('condition not met in time'));
+      setTimeout(tick, 5);
+    };
+    tick();
+  });
+}

@@ -160,8 +160,27 @@ describe('transact: errors abort the whole transaction', () => {
     expect(executeTransaction(db, [wait('==', [{ name: 'br1' }])]).blockedMs).toBe(Infinity);
   });
 
-  it('leaves assert for later with "not supported"', () => {
-    expect((tx(freshDb(), [{ op: 'assert', lock: 'x' }]).results[0] as R).error).toBe('not supported');
+  it('fails assert with "not owner" unless the session owns the lock', () => {
+    const db = freshDb();
+    const ops = [{ op: 'assert', lock: 'x' }, { op: 'mutate', table: 'Open_vSwitch', where: [], mutations: [['next_cfg', '+=', 1]] }];
+    const no = executeTransaction(db, ops, { ownsLock: () => false });
+    expect(no.results).toEqual([{ error: 'not owner', details: expect.stringContaining('"x"') }, null]);
+    expect(no.changes).toBeNull();
+    const yes = executeTransaction(db, ops, { ownsLock: (n) => n === 'x' });
+    expect(yes.results).toEqual([{}, { count: 1 }]);
+    expect((tx(db, [{ op: 'assert' }]).results[0] as R).error).toBe('syntax error');
+  });
+
+  it('inserts with a requested "uuid" and refuses one already in use', () => {
+    const db = freshDb();
+    const u = '11111111-2222-3333-4444-555555555555';
+    const ops = [
+      { op: 'insert', table: 'Bridge', uuid: ['uuid', u], row: { name: 'br9' }, 'uuid-name': 'b' },
+      { op: 'mutate', table: 'Open_vSwitch', where: [], mutations: [['bridges', 'insert', ['named-uuid', 'b']]] },
+    ];
+    expect(tx(db, ops).results[0]).toEqual({ uuid: ['uuid', u] });
+    expect(db.rows('Bridge').has(u)).toBe(true);
+    expect((tx(db, ops).results[0] as R).error).toBe('duplicate uuid');
   });
 });
 
