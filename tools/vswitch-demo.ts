@@ -4,6 +4,10 @@
  * tap ports, moves each tap into its own network namespace ("host"), pings across the switch,
  * runs iperf3 through it, prints what the tools show, and removes everything it created, also
  * when a step fails or it is interrupted. Needs root (namespaces, tap devices).
+ *
+ * The switch itself runs in a network namespace of its own ("vsdemo-sw-ID"): the demo process
+ * re-executes itself there, so the bridge's internal port br0 never meets a host device of the
+ * same name (many hosts have a br0 bridge).
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -43,11 +47,13 @@ export async function runDemo(seconds: number): Promise<number> {
     console.error('vswitch: demo needs root (it creates network namespaces and tap devices)');
     return 1;
   }
+  const inner = process.env.VSWITCH_DEMO_NS_ID;
+  if (!inner) return runInOwnNamespace(seconds);
   if (existsSync('/sys/class/net/br0')) {
-    console.error('vswitch: demo needs the name br0 for its bridge, but a network device named br0 already exists (another switch, or a leftover: ip link del br0)');
+    console.error('vswitch: demo: a network device named br0 already exists in the demo namespace');
     return 1;
   }
-  const id = randomBytes(2).toString('hex');
+  const id = inner;
   const dir = mkdtempSync(join(tmpdir(), 'vswitch-demo-'));
   const env = {
     ...process.env,
@@ -67,7 +73,7 @@ export async function runDemo(seconds: number): Promise<number> {
   const p = paths(env);
   const saved = { ...process.env };
   try {
-    say(`starting a private vswitch instance in ${dir}`);
+    say(`starting a private vswitch instance in ${dir} (network namespace vsdemo-sw-${id})`);
     Object.assign(process.env, { VSWITCH_RUNDIR: env.VSWITCH_RUNDIR, VSWITCH_DBDIR: env.VSWITCH_DBDIR, VSWITCH_LOGDIR: env.VSWITCH_LOGDIR });
     await start(p);
 
@@ -125,5 +131,31 @@ export async function runDemo(seconds: number): Promise<number> {
     rmSync(dir, { recursive: true, force: true });
     process.removeListener('SIGINT', onSignal);
     process.removeListener('SIGTERM', onSignal);
+  }
+}
+
+/** Creates the switch's namespace, runs the demo inside it, and always removes it. */
+function runInOwnNamespace(seconds: number): number {
+  const id = randomBytes(2).toString('hex');
+  const ns = `vsdemo-sw-${id}`;
+  // Ctrl-C reaches the inner demo too, which cleans up; this process must live to remove ns.
+  const ignore = (): void => {};
+  process.on('SIGINT', ignore);
+  process.on('SIGTERM', ignore);
+  try {
+    execFileSync('ip', ['netns', 'add', ns]);
+    execFileSync('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, binPath('vswitch.js'), 'demo', '--time', String(seconds)], {
+      stdio: 'inherit',
+      env: { ...process.env, VSWITCH_DEMO_NS_ID: id },
+    });
+    return r.status ?? 1;
+  } catch (e) {
+    console.error(`vswitch: demo failed: ${(e as Error).message}`);
+    return 1;
+  } finally {
+    try { execFileSync('ip', ['netns', 'del', ns], { stdio: 'ignore' }); } catch { /* not created */ }
+    process.removeListener('SIGINT', ignore);
+    process.removeListener('SIGTERM', ignore);
   }
 }
