@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(iproute2 iperf3 iputils-ping tcpdump procps psmisc ethtool python3 make gcc g++ openvswitch-switch)
+packages=(iproute2 iperf3 iputils-ping tcpdump procps psmisc ethtool python3 make gcc g++ openvswitch-switch qemu-system-x86 cpio kmod)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
