@@ -154,6 +154,14 @@ function parseRow(json: unknown, table: TableSchema, named: NamedUuidResolver, f
   return out;
 }
 
+function requestedUuid(v: unknown): string {
+  if (typeof v === 'string') {
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(v)) throw syntaxError(`"uuid" ${JSON.stringify(v)} is not a UUID`);
+    return v.toLowerCase();
+  }
+  return datumFromJson(v, UUID_COLUMN_TYPE).keys[0] as string;
+}
+
 function withCols(row: Row, cols: Map<string, Datum>): Row {
   return { uuid: row.uuid, version: row.version, cols };
 }
@@ -165,8 +173,9 @@ const OPS: Record<string, OpFn> = {
     const { txn } = ctx;
     const table = tableOf(txn, op);
     let uuid: string;
-    // "uuid" (an OVS extension, used by restore) asks for a particular row uuid.
-    const wanted = op.uuid === undefined ? null : (datumFromJson(op.uuid, UUID_COLUMN_TYPE).keys[0] as string);
+    // "uuid" (an OVS extension, used by restore and by ovs-vsctl --id=UUID) asks for a
+    // particular row uuid; OVS clients send it as a bare string, restore as ["uuid", …].
+    const wanted = op.uuid === undefined ? null : requestedUuid(op.uuid);
     if (wanted !== null && (txn.get(table.name, wanted) || anyTableHas(txn, wanted))) {
       throw new OvsdbError('duplicate uuid', `a row with uuid ${wanted} already exists`);
     }

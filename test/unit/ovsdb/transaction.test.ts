@@ -182,6 +182,17 @@ describe('transact: errors abort the whole transaction', () => {
     expect(db.rows('Bridge').has(u)).toBe(true);
     expect((tx(db, ops).results[0] as R).error).toBe('duplicate uuid');
   });
+
+  it('takes a requested "uuid" as a bare string, as ovs-vsctl --id=UUID sends it', () => {
+    const db = freshDb();
+    const u = '21111111-2222-3333-4444-555555555555';
+    const ops = [
+      { op: 'insert', table: 'Bridge', uuid: u, row: { name: 'br8' }, 'uuid-name': 'b' },
+      { op: 'mutate', table: 'Open_vSwitch', where: [], mutations: [['bridges', 'insert', ['named-uuid', 'b']]] },
+    ];
+    expect(tx(db, ops).results[0]).toEqual({ uuid: ['uuid', u] });
+    expect((tx(db, [{ op: 'insert', table: 'Bridge', uuid: 'nope', row: { name: 'x' } }]).results[0] as R).error).toBe('syntax error');
+  });
 });
 
 describe('transact: integrity at commit', () => {
