@@ -1,149 +1,54 @@
 /*
- * What each vsctl command does to the working model (model.ts), with ovs-vsctl's semantics
- * and error wording: bridges, ports and interfaces are found by following
- * Open_vSwitch.bridges -> Bridge.ports -> Port.interfaces; add-br creates Bridge + Port +
- * Interface (type internal) named after the bridge; del-br/del-port only drop references and
- * leave unreferenced rows to garbage collection. Output lines are collected per command and
- * printed by vsctl.ts after the commit. Called by tools/vsctl.ts. Control path only.
+ * vsctl's bridge, port and interface commands on the working model, with ovs-vsctl's semantics
+ * and wording: add-br creates Bridge + Port + Interface (internal); add-port/add-bond create a
+ * Port and its Interfaces, then apply COLUMN[:KEY]=VALUE settings; del-br/del-port only drop
+ * references (the server collects the rows). runCommand() dispatches every command, also those
+ * of controller-commands.ts and db-commands.ts. Called by tools/vsctl.ts. Control path only.
  */
-import type { Datum } from '../../src/ovsdb/datum.js';
-import type { ColumnSchema, TableSchema } from '../../src/ovsdb/schema.js';
 import { ToolError, ToolExit } from '../common.js';
-import { datumOf, mapWith, matchColumn, matchTable, setWith, setWithout, str, type DbModel, type MRow } from './model.js';
-import type { ParsedCommand } from './parse.js';
-import { formatRecord, showDb } from './show.js';
-import { formatAtom, formatDatum, parseAtom, parseDatum, readToken } from './values.js';
+import { has, type CommandContext, type Handler } from './context.js';
+import { CONTROLLER_HANDLERS } from './controller-commands.js';
+import { DB_HANDLERS } from './db-commands.js';
+import { datumOf, mapWith, setWith, setWithout, type DbModel } from './model.js';
+import { setColumn } from './records.js';
+import { showDb } from './show.js';
+import { checkConflicts, findBridge, nameOf, ovsRow, topology, type PortInfo } from './topology.js';
 
-export interface CommandContext {
-  model: DbModel;
-  cmd: ParsedCommand;
-  /** Output of this command, printed after the transaction commits. */
-  out: string[];
-}
-
-type Handler = (ctx: CommandContext) => void;
-
-// ---- The bridge/port/interface view (ovs-vsctl's cache) -------------------------------------
-
-interface PortInfo {
-  port: MRow;
-  bridge: MRow;
-}
-
-interface Topology {
-  ovs: MRow | undefined;
-  bridges: Map<string, MRow>;
-  ports: Map<string, PortInfo>;
-  ifaces: Map<string, PortInfo & { iface: MRow }>;
-}
-
-function topology(m: DbModel): Topology {
-  const ovs = m.rows('Open_vSwitch')[0];
-  const t: Topology = { ovs, bridges: new Map(), ports: new Map(), ifaces: new Map() };
-  if (!ovs) return t;
-  for (const bridge of m.refs(ovs, 'bridges')) {
-    t.bridges.set(str(bridge.cols.get('name')), bridge);
-    for (const port of m.refs(bridge, 'ports')) {
-      t.ports.set(str(port.cols.get('name')), { port, bridge });
-      for (const iface of m.refs(port, 'interfaces')) t.ifaces.set(str(iface.cols.get('name')), { port, bridge, iface });
+/** add-port and add-bond (ovs-vsctl's add_port). */
+function addPort(ctx: CommandContext, brName: string, portName: string, ifaceNames: string[], settings: string[]): void {
+  const m = ctx.model;
+  if (!portName) throw new ToolError('port name must not be empty string');
+  if (ifaceNames.some((n) => !n)) throw new ToolError('interface name must not be empty string');
+  const t = topology(m);
+  if (has(ctx, '--may-exist')) {
+    const p = t.ports.get(portName);
+    if (p) {
+      if (nameOf(p.bridge) !== brName) throw new ToolError(`"${ctx.cmd.text}" but ${portName} is actually attached to bridge ${nameOf(p.bridge)}`);
+      const want = [...ifaceNames].sort();
+      const have = m.refs(p.port, 'interfaces').map(nameOf).sort();
+      if (want.join('\0') !== have.join('\0')) {
+        throw new ToolError(`"${ctx.cmd.text}" but ${portName} actually has interface(s) ${have.join(', ')}`);
+      }
+      return;
     }
   }
-  return t;
+  checkConflicts(t, portName, `cannot create a port named ${portName}`);
+  for (const n of ifaceNames) checkConflicts(t, n, `cannot create an interface named ${n}`);
+  const br = findBridge(t, brName);
+  const ifaces = ifaceNames.map((n) => m.insert('Interface', { name: datumOf(n) }));
+  const port = m.insert('Port', { name: datumOf(portName), interfaces: datumOf(...ifaces.map((i) => i.uuid)) });
+  for (const a of settings) setColumn(m, port, a, ctx.symbols);
+  m.set(br, 'ports', setWith(m.get(br, 'ports'), port.uuid));
 }
 
-const nameOf = (r: MRow): string => str(r.cols.get('name'));
-
-function ovsRow(m: DbModel): MRow {
-  return m.rows('Open_vSwitch')[0] ?? m.insert('Open_vSwitch');
+function bridgeExternalIds(m: DbModel, name: string) {
+  const br = findBridge(topology(m), name);
+  return { br, ids: m.get(br, 'external_ids') };
 }
-
-function findBridge(t: Topology, name: string): MRow {
-  const br = t.bridges.get(name);
-  if (!br) throw new ToolError(`no bridge named ${name}`);
-  return br;
-}
-
-function checkConflicts(t: Topology, name: string, what: string): void {
-  if (t.bridges.has(name)) throw new ToolError(`${what} because a bridge named ${name} already exists`);
-  const p = t.ports.get(name);
-  if (p) throw new ToolError(`${what} because a port named ${name} already exists on bridge ${nameOf(p.bridge)}`);
-  const i = t.ifaces.get(name);
-  if (i) throw new ToolError(`${what} because an interface named ${name} already exists on bridge ${nameOf(i.bridge)}`);
-}
-
-// ---- Records and columns (database commands) ------------------------------------------------
-
-/** Finds a record by uuid, by name (tables with a "name" column) or as "." (single-row
- * tables). Returns undefined only if `mustExist` is false. */
-export function findRecord(m: DbModel, table: TableSchema, id: string, mustExist: boolean): MRow | undefined {
-  const rows = m.rows(table.name);
-  let found: MRow[] = rows.filter((r) => r.uuid === id.toLowerCase());
-  if (!found.length && id === '.' && (table.name === 'Open_vSwitch' || table.maxRows === 1)) found = rows.slice(0, 1);
-  if (!found.length && table.columns.has('name')) {
-    found = rows.filter((r) => {
-      const d = r.cols.get('name')!;
-      return d.keys.length === 1 && d.keys[0] === id;
-    });
-  }
-  if (found.length > 1) throw new ToolError(`multiple rows in ${table.name} match "${id}"`);
-  if (!found.length && mustExist) throw new ToolError(`no row "${id}" in table ${table.name}`);
-  return found[0];
-}
-
-interface ColumnArg {
-  column: ColumnSchema;
-  key: string | undefined;
-  value: string | undefined;
-}
-
-/** Parses COLUMN[:KEY][=VALUE] (ctl_parse_column_key_value). */
-export function parseColumnArg(arg: string, table: TableSchema, wantValue: boolean): ColumnArg {
-  const c = readToken(arg, 0);
-  if (c.token === '') throw new ToolError(`${arg}: missing column name`);
-  const column = matchColumn(table, c.token);
-  let p = c.end;
-  let key: string | undefined;
-  if (arg[p] === ':') {
-    const k = readToken(arg, p + 1);
-    key = k.token;
-    p = k.end;
-  }
-  if (!wantValue) {
-    if (p < arg.length) throw new ToolError(`${arg}: trailing garbage "${arg.slice(p)}" in argument`);
-    return { column, key, value: undefined };
-  }
-  if (arg[p] !== '=' || p + 1 >= arg.length) throw new ToolError(`${arg}: argument does not end in "=" followed by a value.`);
-  return { column, key, value: arg.slice(p + 1) };
-}
-
-function checkWritable(table: TableSchema, column: ColumnSchema): void {
-  if (column.name === '_uuid' || !column.mutable) throw new ToolError(`cannot modify read-only column ${column.name} in table ${table.name}`);
-}
-
-/** Applies one parsed COLUMN[:KEY]=VALUE to `row`. */
-function setColumn(m: DbModel, row: MRow, ca: ColumnArg): void {
-  const t = ca.column.type;
-  if (ca.key !== undefined) {
-    if (!t.value) throw new ToolError(`cannot specify key to set for non-map column ${ca.column.name}`);
-    const key = parseAtom(ca.key, t.key);
-    const value = parseAtom(ca.value!, t.value);
-    m.set(row, ca.column.name, mapWith(m.get(row, ca.column.name), key, value));
-  } else {
-    m.set(row, ca.column.name, parseDatum(ca.value!, t));
-  }
-}
-
-function parseSettings(table: TableSchema, args: string[]): ColumnArg[] {
-  const parsed = args.map((a) => parseColumnArg(a, table, true));
-  for (const ca of parsed) checkWritable(table, ca.column);
-  return parsed;
-}
-
-const has = (ctx: CommandContext, opt: string): boolean => ctx.cmd.options.has(opt);
 
 // ---- Commands -------------------------------------------------------------------------------
 
-const HANDLERS: Record<string, Handler> = {
+const BRIDGE_HANDLERS: Record<string, Handler> = {
   init(ctx) {
     ovsRow(ctx.model);
   },
@@ -180,7 +85,28 @@ const HANDLERS: Record<string, Handler> = {
   },
 
   'list-br'(ctx) {
+    // There are no fake bridges (add-br BRIDGE PARENT VLAN): --fake alone lists nothing.
+    if (has(ctx, '--fake') && !has(ctx, '--real')) return;
     for (const n of [...topology(ctx.model).bridges.keys()].sort()) ctx.out.push(n);
+  },
+
+  'br-set-external-id'(ctx) {
+    const [name, key, value] = ctx.cmd.args;
+    const { br, ids } = bridgeExternalIds(ctx.model, name);
+    if (value !== undefined) ctx.model.set(br, 'external_ids', mapWith(ids, key, value));
+    else {
+      const i = ids.keys.indexOf(key);
+      if (i >= 0) ctx.model.set(br, 'external_ids', { keys: ids.keys.filter((_, j) => j !== i), values: ids.values!.filter((_, j) => j !== i) });
+    }
+  },
+
+  'br-get-external-id'(ctx) {
+    const [name, key] = ctx.cmd.args;
+    const { ids } = bridgeExternalIds(ctx.model, name);
+    ids.keys.forEach((k, i) => {
+      if (key === undefined) ctx.out.push(`${k}=${ids.values![i]}`);
+      else if (k === key) ctx.out.push(String(ids.values![i]));
+    });
   },
 
   'br-exists'(ctx) {
@@ -214,27 +140,16 @@ const HANDLERS: Record<string, Handler> = {
   },
 
   'add-port'(ctx) {
-    const { model: m, cmd } = ctx;
-    const [brName, portName, ...settings] = cmd.args;
-    const parsed = parseSettings(m.table('Port'), settings);
-    const t = topology(m);
-    if (has(ctx, '--may-exist')) {
-      const p = t.ports.get(portName);
-      if (p) {
-        if (nameOf(p.bridge) !== brName) throw new ToolError(`"${cmd.text}" but ${portName} is actually attached to bridge ${nameOf(p.bridge)}`);
-        const ifaces = m.refs(p.port, 'interfaces').map(nameOf).sort();
-        if (ifaces.length !== 1 || ifaces[0] !== portName) {
-          throw new ToolError(`"${cmd.text}" but ${portName} actually has interface(s) ${ifaces.join(', ')}`);
-        }
-        return;
-      }
-    }
-    checkConflicts(t, portName, `cannot create a port named ${portName}`);
-    const br = findBridge(t, brName);
-    const iface = m.insert('Interface', { name: datumOf(portName) });
-    const port = m.insert('Port', { name: datumOf(portName), interfaces: datumOf(iface.uuid) });
-    for (const ca of parsed) setColumn(m, port, ca);
-    m.set(br, 'ports', setWith(m.get(br, 'ports'), port.uuid));
+    const [brName, portName, ...settings] = ctx.cmd.args;
+    addPort(ctx, brName, portName, [portName], settings);
+  },
+
+  'add-bond'(ctx) {
+    const [brName, portName, ...rest] = ctx.cmd.args;
+    let n = rest.findIndex((a) => a.includes('='));
+    if (n < 0) n = rest.length;
+    if (n < 2) throw new ToolError(`add-bond requires at least 2 interfaces, but only ${n} were specified`);
+    addPort(ctx, brName, portName, rest.slice(0, n), rest.slice(n));
   },
 
   'del-port'(ctx) {
@@ -262,73 +177,9 @@ const HANDLERS: Record<string, Handler> = {
     }
     m.set(info.bridge, 'ports', setWithout(m.get(info.bridge, 'ports'), info.port.uuid));
   },
-
-  list(ctx) {
-    const { model: m, cmd } = ctx;
-    const table = matchTable(m.schema, cmd.args[0]);
-    const colsOpt = cmd.options.get('--columns');
-    const columns = colsOpt === undefined ? undefined : colsOpt.split(',').map((c) => matchColumn(table, c.trim()).name);
-    let rows: MRow[];
-    if (cmd.args.length > 1) {
-      rows = cmd.args.slice(1).map((id) => findRecord(m, table, id, !has(ctx, '--if-exists'))).filter((r): r is MRow => !!r);
-    } else rows = m.rows(table.name);
-    ctx.out.push(rows.map((r) => formatRecord(m, r, columns)).join('\n\n'));
-    if (!rows.length) ctx.out.pop();
-  },
-
-  get(ctx) {
-    const { model: m, cmd } = ctx;
-    const table = matchTable(m.schema, cmd.args[0]);
-    const specs = cmd.args.slice(2).map((a) => parseColumnArg(a, table, false));
-    const row = findRecord(m, table, cmd.args[1], !has(ctx, '--if-exists'));
-    if (!row) return;
-    for (const ca of specs) {
-      if (ca.column.name === '_uuid') {
-        ctx.out.push(row.uuid);
-        continue;
-      }
-      const d = m.get(row, ca.column.name);
-      const t = ca.column.type;
-      if (ca.key === undefined) {
-        ctx.out.push(formatDatum(d, t));
-        continue;
-      }
-      if (!t.value) throw new ToolError(`cannot specify key to get for non-map column ${ca.column.name}`);
-      const key = parseAtom(ca.key, t.key);
-      const i = d.keys.indexOf(key);
-      if (i < 0) {
-        if (has(ctx, '--if-exists')) continue;
-        throw new ToolError(`no key "${ca.key}" in ${table.name} record "${cmd.args[1]}" column ${ca.column.name}`);
-      }
-      ctx.out.push(formatAtom(d.values![i], t.value));
-    }
-  },
-
-  set(ctx) {
-    const { model: m, cmd } = ctx;
-    const table = matchTable(m.schema, cmd.args[0]);
-    const parsed = parseSettings(table, cmd.args.slice(2));
-    const row = findRecord(m, table, cmd.args[1], !has(ctx, '--if-exists'));
-    if (!row) return;
-    for (const ca of parsed) setColumn(m, row, ca);
-  },
-
-  clear(ctx) {
-    const { model: m, cmd } = ctx;
-    const table = matchTable(m.schema, cmd.args[0]);
-    const cols = cmd.args.slice(2).map((a) => matchColumn(table, a));
-    for (const c of cols) checkWritable(table, c);
-    const row = findRecord(m, table, cmd.args[1], !has(ctx, '--if-exists'));
-    if (!row) return;
-    for (const c of cols) {
-      if (c.type.min > 0) {
-        throw new ToolError(`"clear" operation cannot be applied to column ${c.name} of table ${table.name}, which is not allowed to be empty`);
-      }
-      const empty: Datum = { keys: [], values: c.type.value ? [] : null };
-      m.set(row, c.name, empty);
-    }
-  },
 };
+
+const HANDLERS: Record<string, Handler> = { ...BRIDGE_HANDLERS, ...CONTROLLER_HANDLERS, ...DB_HANDLERS };
 
 /** Runs one command against the model; its output lines go to ctx.out. */
 export function runCommand(ctx: CommandContext): void {

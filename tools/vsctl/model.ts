@@ -3,14 +3,16 @@
  * start. The commands of one invocation change this copy in order (so a command sees rows an
  * earlier one in the same "--" chain created), and toOps() turns the difference between the
  * copy and the snapshot into one RFC 7047 transaction. Also resolves table and column names
- * the way ovs-vsctl does (case-insensitive, unique prefixes). Control path only.
+ * the way ovs-vsctl does (case-insensitive, "-" for "_", unique prefixes). Control path only.
  *
  * Ops emitted: "wait" on the old value of every reference column that changed (so a change
  * made meanwhile by someone else aborts the transaction and vsctl retries on a fresh copy,
- * like ovs-vsctl's verify), "insert" with a uuid-name for new rows, "update" for changed
- * columns, "mutate" delete/insert of keys for changed maps (others' keys are left alone), and
- * "delete" for removed rows of root tables. Rows of non-root tables that lose their last
- * reference are left to the server's garbage collection, which gc() mirrors locally.
+ * like ovs-vsctl's verify), "insert" with a uuid-name for new rows (and "uuid" for rows
+ * created with --id=UUID), "update" for changed columns, "mutate" delete/insert of keys for
+ * changed maps (others' keys are left alone), and "delete" for removed rows of root tables.
+ * Rows of non-root tables are never deleted explicitly: the server collects those that lose
+ * their last strong reference, which gc() mirrors locally (as ovs-vsctl's IDL, a non-root row
+ * destroyed while still referenced stays).
  */
 import { randomUUID } from 'node:crypto';
 import { atomToJson, canonical, datumEquals, datumFromJson, datumToJson, defaultDatum, findKey, type Atom, type Datum } from '../../src/ovsdb/datum.js';
@@ -54,10 +56,12 @@ export function str(d: Datum | undefined): string {
 
 // ---- Name matching (ovs-vsctl's score_partial_match) ----------------------------------------
 
+const fold = (s: string): string => s.toLowerCase().replace(/-/g, '_');
+
 function score(name: string, s: string): number {
   if (name === s) return Number.MAX_SAFE_INTEGER;
-  const a = name.toLowerCase();
-  const b = s.toLowerCase();
+  const a = fold(name);
+  const b = fold(s);
   if (a === b) return Number.MAX_SAFE_INTEGER - 1;
   return a.startsWith(b) ? b.length : 0;
 }
@@ -82,18 +86,13 @@ export function matchTable(schema: DbSchema, s: string): TableSchema {
   return schema.tables.get(m[0])!;
 }
 
-const UUID_COLUMN: ColumnSchema = {
-  name: '_uuid',
-  type: { key: { type: 'uuid', enum: null, minInteger: -Infinity, maxInteger: Infinity, minReal: -Infinity, maxReal: Infinity, minLength: 0, maxLength: Infinity, refTable: null, refType: 'strong' }, value: null, min: 1, max: 1 },
-  ephemeral: false,
-  mutable: false,
-};
-
+/** A user column of `table` by (abbreviated) name; "_uuid" is not one (get, list and find
+ * handle it themselves). */
 export function matchColumn(table: TableSchema, s: string): ColumnSchema {
-  const m = bestMatches(['_uuid', ...table.columns.keys()], s);
+  const m = bestMatches([...table.columns.keys()], s);
   if (m.length === 0) throw new ToolError(`${table.name} does not contain a column whose name matches "${s}"`);
   if (m.length > 1) throw new ToolError(`${table.name} contains more than one column whose name matches "${s}": ${m.join(', ')}`);
-  return m[0] === '_uuid' ? UUID_COLUMN : table.columns.get(m[0])!;
+  return table.columns.get(m[0])!;
 }
 
 const refsOf = (t: ColumnType): string[] => [t.key.refTable, t.value?.refTable].filter((x): x is string => !!x);
@@ -104,6 +103,11 @@ export class DbModel {
   private readonly tables = new Map<string, Map<string, MRow>>();
   private readonly orig = new Map<string, Map<string, Map<string, Datum>>>();
   private readonly created = new Set<string>();
+  /** New rows whose uuid was chosen by the user (--id=UUID): inserted with that uuid. */
+  private readonly persisted = new Set<string>();
+  /** Stored rows of non-root tables removed by delete(): gone for later commands, but still in
+   * the database, so references to them are kept. */
+  private readonly hidden = new Set<string>();
 
   constructor(readonly schema: DbSchema) {
     for (const name of schema.tables.keys()) {
@@ -173,28 +177,54 @@ export class DbModel {
     row.cols.set(col, d);
   }
 
-  /** A new row with default values overridden by `values`. */
-  insert(table: string, values: Record<string, Datum> = {}): MRow {
+  /** A new row with default values overridden by `values`; `uuid` (if given) is the uuid it
+   * has in this model (a row id's), `persist` asks the server to use it too. */
+  insert(table: string, values: Record<string, Datum> = {}, uuid: string = randomUUID(), persist = false): MRow {
     const t = this.table(table);
-    const uuid = randomUUID();
+    if (persist && this.findUuid(uuid)) {
+      // What ovsdb-server answers to such an insert, as ovs-vsctl reports it.
+      const error = { details: 'This UUID would duplicate a UUID already present within the table or deleted within the same transaction.', error: 'duplicate uuid', syntax: JSON.stringify(uuid) };
+      throw new ToolError(`transaction error: ${JSON.stringify(error)}`);
+    }
     const cols = new Map<string, Datum>();
     for (const [cname, col] of t.columns) cols.set(cname, values[cname] ?? defaultDatum(col.type));
     const row: MRow = { uuid, table: t, cols };
     this.tables.get(table)!.set(uuid, row);
     this.created.add(uuid);
+    if (persist) this.persisted.add(uuid);
     return row;
   }
 
-  delete(row: MRow): void {
-    this.tables.get(row.table.name)?.delete(row.uuid);
+  private findUuid(uuid: string): MRow | undefined {
+    for (const rows of this.tables.values()) {
+      const r = rows.get(uuid);
+      if (r) return r;
+    }
+    return undefined;
   }
 
-  /** Drops rows of non-root tables nobody refers to strongly, and weak references to rows that
-   * are gone, as the server does at commit. */
-  gc(): void {
+  /** Removes a row from this model. A row of a root table is deleted at commit; a row of
+   * another table is only hidden from later commands (see the header). */
+  delete(row: MRow): void {
+    this.tables.get(row.table.name)?.delete(row.uuid);
+    if (!row.table.isRoot && !this.created.has(row.uuid)) this.hidden.add(row.uuid);
+    this.created.delete(row.uuid);
+    this.persisted.delete(row.uuid);
+  }
+
+  /**
+   * Drops rows of non-root tables nobody refers to strongly, and weak references to rows that
+   * are gone, as the server does at commit. Between commands (`final` false) rows created in
+   * this invocation count as roots, since a later command may still refer to them ("@name"),
+   * and only weak references to rows dropped here are removed.
+   */
+  gc(final = false): void {
     const reached = new Set<string>();
     const stack: MRow[] = [];
-    for (const [name, rows] of this.tables) if (this.schema.tables.get(name)!.isRoot) stack.push(...rows.values());
+    for (const [name, rows] of this.tables) {
+      const root = this.schema.tables.get(name)!.isRoot;
+      for (const r of rows.values()) if (root || (!final && this.created.has(r.uuid))) stack.push(r);
+    }
     while (stack.length) {
       const r = stack.pop()!;
       if (reached.has(r.uuid)) continue;
@@ -211,13 +241,25 @@ export class DbModel {
         }
       }
     }
-    for (const rows of this.tables.values()) for (const [u, r] of rows) if (!r.table.isRoot && !reached.has(u)) rows.delete(u);
+    const dropped = new Set<string>();
+    for (const rows of this.tables.values()) {
+      for (const [u, r] of rows) {
+        if (r.table.isRoot || reached.has(u)) continue;
+        rows.delete(u);
+        this.created.delete(u);
+        dropped.add(u);
+      }
+    }
     for (const rows of this.tables.values()) {
       for (const r of rows.values()) {
         for (const [cname, col] of r.table.columns) {
           if (col.type.key.refType !== 'weak' || !col.type.key.refTable || col.type.value) continue;
           const d = r.cols.get(cname)!;
-          const kept = d.keys.filter((a) => this.row(col.type.key.refTable!, String(a)));
+          const gone = (a: Atom): boolean => {
+            const u = String(a);
+            return !this.row(col.type.key.refTable!, u) && !this.hidden.has(u) && (final || dropped.has(u));
+          };
+          const kept = d.keys.filter((a) => !gone(a));
           if (kept.length !== d.keys.length && kept.length >= col.type.min) r.cols.set(cname, { keys: kept, values: null });
         }
       }
@@ -229,12 +271,19 @@ export class DbModel {
     return this.toOps().length > 0;
   }
 
-  private json(d: Datum, type: ColumnType): unknown {
-    return renameNew(datumToJson(d, type), this.created);
+  /** Rows referred to by uuid-name in the transaction: new rows whose uuid is only ours. */
+  private named(): Set<string> {
+    return new Set([...this.created].filter((u) => !this.persisted.has(u)));
   }
 
-  /** The transaction that turns the snapshot into this model (see the header). */
+  private json(d: Datum, type: ColumnType): unknown {
+    return renameNew(datumToJson(d, type), this.named());
+  }
+
+  /** The transaction that turns the snapshot into this model (see the header). Collects
+   * garbage first, so rows created and then left unreferenced are not inserted. */
   toOps(): Record<string, unknown>[] {
+    this.gc(true);
     const waits: Record<string, unknown>[] = [];
     const inserts: Record<string, unknown>[] = [];
     const changes: Record<string, unknown>[] = [];
@@ -248,7 +297,9 @@ export class DbModel {
             const d = r.cols.get(cname)!;
             if (!datumEquals(d, defaultDatum(col.type))) row[cname] = this.json(d, col.type);
           }
-          inserts.push({ op: 'insert', table: tname, 'uuid-name': uuidName(r.uuid), row });
+          const op: Record<string, unknown> = { op: 'insert', table: tname, 'uuid-name': uuidName(r.uuid), row };
+          if (this.persisted.has(r.uuid)) op.uuid = r.uuid;
+          inserts.push(op);
           continue;
         }
         const before = orig.get(r.uuid);
@@ -265,7 +316,7 @@ export class DbModel {
             update[cname] = this.json(now, col.type);
           } else if (col.type.value) {
             const { del, ins } = mapDiff(was, now);
-            if (del.length) mutations.push([cname, 'delete', ['set', del.map((k) => renameNew(atomToJson(k, col.type.key), this.created))]]);
+            if (del.length) mutations.push([cname, 'delete', ['set', del.map((k) => renameNew(atomToJson(k, col.type.key), this.named()))]]);
             if (ins.keys.length) mutations.push([cname, 'insert', this.json(ins, col.type)]);
           } else update[cname] = this.json(now, col.type);
         }
@@ -302,6 +353,11 @@ function mapDiff(a: Datum, b: Datum): { del: Atom[]; ins: Datum } {
 /** The uuid-name a new row gets in the transaction. */
 export function uuidName(uuid: string): string {
   return `row${uuid.replace(/-/g, '_')}`;
+}
+
+/** The model uuid of a new row, from its uuid-name. */
+export function modelUuid(name: string): string {
+  return name.slice(3).replace(/_/g, '-');
 }
 
 /** Replaces ["uuid", u] of rows created in this invocation by ["named-uuid", name]. */

@@ -2,13 +2,13 @@
  * vsctl's conversation with vsdb: connect (with ovs-vsctl's "database connection failed"
  * wording), read the schema and a snapshot of every table, commit a transaction built from the
  * working model (bumping Open_vSwitch.next_cfg), and wait until vswitchd reports it applied
- * the change (cur_cfg >= next_cfg), then report interfaces it could not set up. Used by
- * tools/vsctl.ts. Control path only.
+ * the change (cur_cfg >= next_cfg), then report interfaces it could not set up. Also waits
+ * for the next change to the database (wait-until). Used by tools/vsctl.ts. Control path only.
  */
 import { TransactError, VsdbClient, type TableUpdates } from '../../src/ovsdb/client.js';
 import { parseSchema, type DbSchema } from '../../src/ovsdb/schema.js';
 import { errnoText, ToolError, type ToolIo } from '../common.js';
-import { DbModel, datumOf, type RowJson } from './model.js';
+import { DbModel, datumOf, modelUuid, type RowJson } from './model.js';
 
 export const DB = 'Open_vSwitch';
 
@@ -51,10 +51,20 @@ export interface CommitResult {
   nextCfg: number;
   /** uuids of the Interface rows this transaction created. */
   newIfaces: string[];
+  /** For each row created: the uuid the server gave it, by its uuid in the model. */
+  inserted: Map<string, string>;
 }
 
 /** Thrown by commit() when a "wait" (verify) failed: someone changed the database meanwhile. */
 export class TryAgain extends Error {}
+
+/** Thrown by commit() when the server refused the transaction ("transaction error: {...}"). */
+export class TransactionFailed extends ToolError {
+  constructor(message: string) {
+    super(message, 1, 'TRANSACTION');
+    this.name = 'TransactionFailed';
+  }
+}
 
 /**
  * Commits what the commands changed in `model`, with next_cfg += 1. Returns null when there
@@ -78,16 +88,56 @@ export async function commit(client: VsdbClient, model: DbModel, comment: string
   } catch (e) {
     if (e instanceof TransactError) {
       if (e.error === 'timed out' && ops[e.index]?.op === 'wait') throw new TryAgain();
-      throw new ToolError(`transaction error: ${e.message}`);
+      throw new TransactionFailed(`transaction error: ${errorJson(e)}`);
     }
     throw e;
   }
   const nextCfg = selectAt >= 0 ? Number(results[selectAt]?.rows?.[0]?.next_cfg ?? 0) : 1;
   const newIfaces: string[] = [];
+  const inserted = new Map<string, string>();
   ops.forEach((op, i) => {
-    if (op.op === 'insert' && op.table === 'Interface') newIfaces.push(String(results[i]?.uuid?.[1]));
+    if (op.op !== 'insert') return;
+    const real = String(results[i]?.uuid?.[1]);
+    inserted.set(modelUuid(String(op['uuid-name'])), real);
+    if (op.table === 'Interface') newIfaces.push(real);
   });
-  return { nextCfg, newIfaces };
+  return { nextCfg, newIfaces, inserted };
+}
+
+/** The error of a failed transaction as ovs-vsctl prints it: its JSON, keys sorted. */
+function errorJson(e: TransactError): string {
+  const r = e.results[e.index] as Record<string, unknown>;
+  const o: Record<string, unknown> = {};
+  for (const k of Object.keys(r).sort()) o[k] = r[k];
+  return JSON.stringify(o);
+}
+
+/**
+ * Starts watching every table for changes: the returned function resolves at the next change
+ * committed after this call (wait-until waits for it before looking again).
+ */
+export async function watchChanges(client: VsdbClient, schema: DbSchema): Promise<() => Promise<void>> {
+  let changed = false;
+  let wake: (() => void) | null = null;
+  const requests: Record<string, { select: { initial: boolean } }> = {};
+  for (const t of schema.tables.keys()) requests[t] = { select: { initial: false } };
+  await client.monitor(DB, 'vsctl-changes', requests, () => {
+    changed = true;
+    wake?.();
+  });
+  return () =>
+    new Promise<void>((resolve) => {
+      if (changed) {
+        changed = false;
+        resolve();
+        return;
+      }
+      wake = () => {
+        wake = null;
+        changed = false;
+        resolve();
+      };
+    });
 }
 
 /** Resolves once Open_vSwitch.cur_cfg >= nextCfg; warns on stderr if that takes long. */

@@ -1,8 +1,9 @@
 /*
- * The two read-only views of vsctl: `show` (the Open_vSwitch row's uuid, then each Bridge
- * with its Ports and their Interfaces, indented four spaces a level, as ovs-vsctl show prints
- * them; bridges, ports and interfaces sorted by name) and `list` records ("column : value",
- * names padded to 20). Pure functions of the working model. Control path only.
+ * `vsctl show`: the Open_vSwitch row's uuid, its Managers, then each Bridge with its
+ * Controllers, fail_mode and datapath_type, its Ports and their Interfaces, indented four
+ * spaces a level, as ovs-vsctl show prints them (a column only when it is not at its default,
+ * so "is_connected: true" appears only when set); records are sorted by name. A pure function
+ * of the working model. Control path only.
  */
 import { defaultDatum, datumEquals, type Datum } from '../../src/ovsdb/datum.js';
 import type { ColumnType } from '../../src/ovsdb/schema.js';
@@ -59,17 +60,4 @@ export function showDb(m: DbModel): string {
   const lines: string[] = [];
   showRow(m, root, 0, lines);
   return lines.join('\n');
-}
-
-/** One record for `vsctl list`: _uuid then the columns in name order (or `columns`). */
-export function formatRecord(m: DbModel, row: MRow, columns?: string[]): string {
-  const names = columns ?? ['_uuid', ...[...row.table.columns.keys()].sort()];
-  return names
-    .map((c) => {
-      const label = c.padEnd(20);
-      if (c === '_uuid') return `${label}: ${row.uuid}`;
-      const col = row.table.columns.get(c)!;
-      return `${label}: ${formatDatum(m.get(row, c), col.type)}`;
-    })
-    .join('\n');
 }

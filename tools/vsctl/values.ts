@@ -1,13 +1,15 @@
 /*
  * vsctl's text form of database values, as ovs-vsctl reads and prints them: atoms (bare or
- * "quoted" strings, integers, integer ranges such as 1-3, booleans, uuids), sets "[a, b]" or
- * "a,b", maps "{k=v, ...}" or "k=v,...". Parsing checks the column's constraints and reports
- * problems in ovsdb's wording; printing quotes a string only when it could not be read back
- * bare. Used by the vsctl commands and by show/list/get output. Control path only.
+ * "quoted" strings, integers, integer ranges such as 1-3, booleans, uuids, "@name" row ids),
+ * sets "[a, b]" or "a,b", maps "{k=v, ...}" or "k=v,...". Parsing checks the column's
+ * constraints and reports problems in ovsdb's wording; printing quotes a string only when it
+ * could not be read back bare ("string" data format), or never ("bare"). Used by the vsctl
+ * commands and by show/list/get output. Control path only.
  */
 import { canonical, isUuid, type Atom, type Datum } from '../../src/ovsdb/datum.js';
 import type { BaseType, ColumnType } from '../../src/ovsdb/schema.js';
 import { ToolError } from '../common.js';
+import type { SymbolTable } from './symbols.js';
 
 // ---- Printing -------------------------------------------------------------------------------
 
@@ -55,6 +57,14 @@ export function formatDatum(d: Datum, type: ColumnType): string {
   }
   if (type.max > 1 || d.keys.length === 0) return `[${d.keys.map((k) => formatAtom(k, type.key)).join(', ')}]`;
   return formatAtom(d.keys[0], type.key);
+}
+
+/** The "bare" data format (ovsdb_datum_to_bare): elements separated by spaces, maps as k=v,
+ * strings never quoted. */
+export function formatBare(d: Datum, type: ColumnType): string {
+  const atom = (a: Atom, b: BaseType): string => (b.type === 'string' ? (a as string) : formatAtom(a, b));
+  if (type.value) return d.keys.map((k, i) => `${atom(k, type.key)}=${atom(d.values![i], type.value!)}`).join(' ');
+  return d.keys.map((k) => atom(k, type.key)).join(' ');
 }
 
 // ---- Parsing --------------------------------------------------------------------------------
@@ -117,7 +127,7 @@ function checkSafe(n: number, s: string, what: string): number {
  * Parses one atom of type `base` (ovsdb_atom_from_string): a string may be bare or a quoted
  * JSON string. Integers may be ranges "a-b" when `allowRange` (in sets). Checks constraints.
  */
-export function parseAtoms(s: string, base: BaseType, allowRange = false): Atom[] {
+export function parseAtoms(s: string, base: BaseType, allowRange = false, symbols?: SymbolTable): Atom[] {
   let atoms: Atom[];
   switch (base.type) {
     case 'integer':
@@ -131,24 +141,29 @@ export function parseAtoms(s: string, base: BaseType, allowRange = false): Atom[
       break;
     }
     case 'boolean':
-      if (s !== 'true' && s !== 'false') throw new ToolError(`"${s}" is not a valid boolean (use "true" or "false")`);
-      atoms = [s === 'true'];
+      if (TRUE_WORDS.includes(s)) atoms = [true];
+      else if (FALSE_WORDS.includes(s)) atoms = [false];
+      else throw new ToolError(`"${s}" is not a valid boolean (use "true" or "false")`);
       break;
     case 'string':
       atoms = [parseStringAtom(s)];
       break;
     case 'uuid':
-      if (!isUuid(s)) throw new ToolError(`"${s}" is not a valid UUID`);
-      atoms = [s.toLowerCase()];
+      if (s.startsWith('@') && symbols) atoms = [symbols.reference(s, base)];
+      else if (!isUuid(s)) throw new ToolError(`"${s}" is not a valid UUID`);
+      else atoms = [s.toLowerCase()];
       break;
   }
   for (const a of atoms) checkConstraints(a, base);
   return atoms;
 }
 
+const TRUE_WORDS = ['true', 'yes', 'on', '1'];
+const FALSE_WORDS = ['false', 'no', 'off', '0'];
+
 /** One atom (no ranges). */
-export function parseAtom(s: string, base: BaseType): Atom {
-  return parseAtoms(s, base, false)[0];
+export function parseAtom(s: string, base: BaseType, symbols?: SymbolTable): Atom {
+  return parseAtoms(s, base, false, symbols)[0];
 }
 
 function parseStringAtom(s: string): string {
@@ -192,19 +207,13 @@ export function checkConstraints(atom: Atom, base: BaseType): void {
   }
 }
 
-function baseEnglish(b: BaseType, plural: boolean): string {
-  const name = b.refTable ?? b.type;
-  return plural ? `${name}s` : name;
-}
-
-/** ovsdb_type_to_english: "map from string to string", "set of up to 4096 integers"... */
+/** ovsdb_type_to_english: "integer", "set of up to 1 integers", "map of (string, string) pairs". */
 export function typeToEnglish(t: ColumnType): string {
-  if (t.value) return `map from ${baseEnglish(t.key, false)} to ${baseEnglish(t.value, false)}`;
-  if (t.min === 1 && t.max === 1) return baseEnglish(t.key, false);
-  if (t.min === 0 && t.max === 1) return `optional ${baseEnglish(t.key, false)}`;
-  const many = baseEnglish(t.key, true);
-  if (t.max === Infinity) return t.min === 0 ? `set of ${many}` : `set of ${t.min} or more ${many}`;
-  return t.min === 0 ? `set of up to ${t.max} ${many}` : `set of ${t.min} to ${t.max} ${many}`;
+  if (!t.value && t.min === 1 && t.max === 1) return t.key.type;
+  let s = t.value ? 'map' : 'set';
+  if (t.max === Infinity) s += t.min ? ` of ${t.min} or more` : ' of';
+  else s += t.min ? ` of ${t.min} to ${t.max}` : ` of up to ${t.max}`;
+  return t.value ? `${s} (${t.key.type}, ${t.value.type}) pairs` : `${s} ${t.key.type}s`;
 }
 
 function skipSpaces(s: string, p: number): number {
@@ -214,9 +223,10 @@ function skipSpaces(s: string, p: number): number {
 
 /**
  * Parses a whole column value (ovsdb_datum_from_string): "[a, b]", "a,b", "{k=v, ...}",
- * "k=v,...", "[]" or "{}". Checks atoms, the number of elements and duplicates.
+ * "k=v,...", "[]" or "{}". Checks atoms, the number of elements and duplicates. "@name" uuids
+ * are resolved (and recorded as referenced) through `symbols`.
  */
-export function parseDatum(s: string, type: ColumnType): Datum {
+export function parseDatum(s: string, type: ColumnType, symbols?: SymbolTable): Datum {
   const isMap = type.value !== null;
   let p = skipSpaces(s, 0);
   let endDelim = '';
@@ -228,20 +238,22 @@ export function parseDatum(s: string, type: ColumnType): Datum {
   }
   const keys: Atom[] = [];
   const values: Atom[] | null = isMap ? [] : null;
-  const allowRange = !isMap;
   while (p < s.length && s[p] !== endDelim) {
     if (isDelim(s[p])) throw new ToolError(`${s}: unexpected "${s[p]}" parsing ${typeToEnglish(type)}`);
+    const start = p;
     const k = readToken(s, p);
     p = k.end;
-    const ks = parseAtoms(k.token, type.key, allowRange);
+    const ks = parseAtoms(k.token, type.key, !isMap, symbols);
     if (isMap) {
       p = skipSpaces(s, p);
-      if (s[p] !== '=') throw new ToolError(p < s.length ? `${s}: syntax error at "${s[p]}"` : `${s}: syntax error at end of input (expected "=")`);
+      // ovs-vsctl prints the offending character with %c: at the end of input that is a NUL,
+      // which ends its message right there.
+      if (s[p] !== '=') throw new ToolError(`${s.slice(start)}: syntax error at "${p < s.length ? `${s[p]}" expecting "="` : ''}`);
       p = skipSpaces(s, p + 1);
       const v = readToken(s, p);
       p = v.end;
       keys.push(ks[0]);
-      values!.push(parseAtom(v.token, type.value!));
+      values!.push(parseAtom(v.token, type.value!, symbols));
     } else keys.push(...ks);
     p = skipSpaces(s, p);
     if (s[p] === ',') p = skipSpaces(s, p + 1);
@@ -251,8 +263,9 @@ export function parseDatum(s: string, type: ColumnType): Datum {
     p = skipSpaces(s, p + 1);
     if (p < s.length) throw new ToolError(`${s}: trailing garbage after "${endDelim}"`);
   }
-  if (keys.length < type.min) throw new ToolError(`${s}: ${keys.length} value(s) specified but the minimum number is ${type.min}`);
-  if (keys.length > type.max) throw new ToolError(`${s}: ${keys.length} value(s) specified but the maximum number is ${type.max}`);
+  const what = isMap ? 'pair(s)' : 'value(s)';
+  if (keys.length < type.min) throw new ToolError(`${s}: ${keys.length} ${what} specified but the minimum number is ${type.min}`);
+  if (keys.length > type.max) throw new ToolError(`${s}: ${keys.length} ${what} specified but the maximum number is ${type.max}`);
   try {
     return canonical(keys, values);
   } catch {

@@ -1,12 +1,13 @@
 /*
- * Shared by the tools tests: an io that captures what a tool prints, the shipped schema, and a
- * vsctl working model built from rows.
+ * Shared by the tools tests: an io that captures what a tool prints, the shipped schema, a
+ * vsctl working model built from rows, and running a vsctl command line against such a model
+ * (no server: the output vsctl would print, and its warnings).
  */
 import { readFileSync } from 'node:fs';
 import { parseSchema, type DbSchema } from '../../../src/ovsdb/schema.js';
 import { defaultSchemaPath } from '../../../src/ovsdb/main.js';
 import type { ToolIo } from '../../../tools/common.js';
-import { runCommand } from '../../../tools/vsctl/commands.js';
+import { formatOutput, runChain } from '../../../tools/vsctl.js';
 import { DbModel, type RowJson } from '../../../tools/vsctl/model.js';
 import { parseVsctlArgs } from '../../../tools/vsctl/parse.js';
 
@@ -40,10 +41,18 @@ export function model(rows: Record<string, RowJson[]> = {}): DbModel {
   });
 }
 
-/** Runs a vsctl command line (without options that need a server) against `m`; returns the
- * output lines of every command. */
+/** Runs a vsctl command line against `m` (as with --dry-run); returns what vsctl would print
+ * on stdout and the warnings it would log (module|message), or throws its error. */
+export function vsctlRun(m: DbModel, ...argv: string[]): { stdout: string; warnings: string[] } {
+  const args = parseVsctlArgs(argv, { VSWITCH_RUNDIR: '/tmp/none' });
+  const warnings: string[] = [];
+  const results = runChain(m, args, (mod, msg) => warnings.push(`${mod}|${msg}`));
+  if (!results) return { stdout: '<wait-until: try again>', warnings };
+  return { stdout: formatOutput(results, args.style, args.oneline), warnings };
+}
+
+/** The output lines of a vsctl command line run against `m` (see vsctlRun). */
 export function vsctl(m: DbModel, ...argv: string[]): string[] {
-  const out: string[] = [];
-  for (const cmd of parseVsctlArgs(argv, { VSWITCH_RUNDIR: '/tmp/none' }).commands) runCommand({ model: m, cmd, out });
-  return out;
+  const { stdout } = vsctlRun(m, ...argv);
+  return stdout === '' ? [] : stdout.replace(/\n$/, '').split('\n');
 }

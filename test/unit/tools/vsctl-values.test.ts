@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { baseType, type ColumnType } from '../../../src/ovsdb/schema.js';
-import { formatDatum, formatReal, formatString, parseAtom, parseDatum } from '../../../tools/vsctl/values.js';
+import { formatBare, formatDatum, formatReal, formatString, parseAtom, parseDatum, typeToEnglish } from '../../../tools/vsctl/values.js';
+import { SymbolTable } from '../../../tools/vsctl/symbols.js';
 
 const str = baseType('string');
 const tag: ColumnType = { key: baseType('integer', { minInteger: 0, maxInteger: 4095 }), value: null, min: 0, max: 1 };
@@ -34,6 +35,13 @@ describe('printing values as ovs-vsctl does', () => {
     expect(formatDatum({ keys: [''], values: null }, scalarStr)).toBe('""');
   });
 
+  it('prints the bare form: no quotes, no brackets, spaces between elements', () => {
+    expect(formatBare({ keys: ['p 1'], values: null }, scalarStr)).toBe('p 1');
+    expect(formatBare({ keys: [1, 2, 3], values: null }, trunks)).toBe('1 2 3');
+    expect(formatBare({ keys: [], values: null }, tag)).toBe('');
+    expect(formatBare({ keys: ['a', 'peer'], values: ['1', 'x y'] }, smap)).toBe('a=1 peer=x y');
+  });
+
   it('prints reals like %.15g', () => {
     expect(formatReal(1.5)).toBe('1.5');
     expect(formatReal(100)).toBe('100');
@@ -64,6 +72,37 @@ describe('reading values as ovs-vsctl does', () => {
     expect(parseAtom('a,b', str)).toBe('a,b');
   });
 
+  it('names types as ovsdb does in messages', () => {
+    expect([tag, trunks, smap, scalarStr, mode, bool].map(typeToEnglish)).toEqual([
+      'set of up to 1 integers',
+      'set of up to 4096 integers',
+      'map of (string, string) pairs',
+      'string',
+      'set of up to 1 strings',
+      'boolean',
+    ]);
+    expect(typeToEnglish({ ...trunks, min: 1, max: Infinity })).toBe('set of 1 or more integers');
+    expect(typeToEnglish({ ...trunks, min: 2, max: 5 })).toBe('set of 2 to 5 integers');
+    expect(typeToEnglish({ ...smap, min: 0, max: Infinity })).toBe('map of (string, string) pairs');
+  });
+
+  it('reads booleans as true/yes/on/1 and false/no/off/0', () => {
+    expect(['true', 'yes', 'on', '1', 'false', 'no', 'off', '0'].map((s) => parseAtom(s, baseType('boolean')))).toEqual([true, true, true, true, false, false, false, false]);
+  });
+
+  it('resolves "@name" uuids through the row ids of the invocation', () => {
+    const symbols = new SymbolTable();
+    const ref: ColumnType = { key: baseType('uuid', { refTable: 'Controller' }), value: null, min: 0, max: Infinity };
+    const d = parseDatum('[@a, @b]', ref, symbols);
+    expect(d.keys).toHaveLength(2);
+    expect(parseAtom('@a', ref.key, symbols)).toBe(parseAtom('@a', ref.key, symbols));
+    expect(() => parseAtom('@a', ref.key)).toThrow('"@a" is not a valid UUID');
+    expect(() => symbols.check()).toThrow('row id "@a" is referenced but never created (e.g. with "-- --id=@a create ...")');
+    symbols.define('@a');
+    symbols.define('@b');
+    expect(symbols.check()).toEqual([]);
+  });
+
   it('reports bad values in ovsdb wording', () => {
     const bad = (f: () => unknown, msg: string) => expect(f).toThrow(msg);
     bad(() => parseDatum('abc', tag), '"abc" is not a valid integer or range');
@@ -81,5 +120,10 @@ describe('reading values as ovs-vsctl does', () => {
     bad(() => parseAtom('', str), 'An empty string is not valid as input; use "" to represent the empty string');
     bad(() => parseDatum('[1,2', trunks), '[1,2: missing "]" at end of data');
     bad(() => parseDatum('[1] x', trunks), '[1] x: trailing garbage after "]"');
+    bad(() => parseDatum('k', smap), 'k: syntax error at "');
+    bad(() => parseDatum('a=1, k , x', smap), 'k , x: syntax error at "," expecting "="');
+    bad(() => parseDatum('{}x', smap), '{}x: trailing garbage after "}"');
+    bad(() => parseDatum('1,,2', trunks), '1,,2: unexpected "," parsing set of up to 4096 integers');
+    bad(() => parseDatum('{a=1}', { ...smap, min: 2 }), '{a=1}: 1 pair(s) specified but the minimum number is 2');
   });
 });
