@@ -1,10 +1,12 @@
 /*
  * dpctl: looks at and clears the datapath directly over its socket (datapath.sock, role
  * 'tool'), with no need for vswitchd, shaped like ovs-dpctl / ovs-appctl dpctl/*: `show [-s]`
- * (lookups, flow count, ports, and with -s per-port counters and the datapath's named
- * counters), `dump-flows [--names]` (one line per cached flow, src/lib/odp-format.ts) and
- * `del-flows`. Exports main() and the pure formatters (for tests). Control path only.
+ * (lookups, flows, masks, caches, ports, and with -s per-port counters, limits and every named
+ * counter, drop reasons marked), `dump-flows [--names]` (one line per megaflow, wildcarded fields
+ * left out as OVS does, src/lib/odp-format.ts; streamed page by page) and `del-flows`. Exports
+ * main() and the pure formatters (for tests). Control path only.
  */
+import { dpName, formatStatsLines, type DpStats } from '../src/lib/dp-stats.js';
 import { DpifClient } from '../src/lib/dpif-client.js';
 import { formatFlow } from '../src/lib/odp-format.js';
 import { KEY_WORDS } from '../src/lib/flow-key.js';
@@ -31,28 +33,18 @@ export interface DpPort {
   stats?: DpPortStats;
 }
 
-export interface DpStats {
-  name: string;
-  hit: number;
-  missed: number;
-  lost: number;
-  flows: number;
-  counters?: Record<string, number>;
-}
+export type { DpStats };
+export { dpName };
 
 export interface DpFlow {
   key: number[];
+  /** Absent: an exact-match flow (printed with every field). */
+  mask?: number[];
   actions: number[];
   packets: number;
   bytes: number;
   used: number;
   created?: number;
-}
-
-/** "netdev@vswitch", the datapath's name as ovs-dpctl prints it. */
-export function dpName(stats: Pick<DpStats, 'name'>): string {
-  const n = stats.name || 'vswitch';
-  return n.includes('@') ? n : `netdev@${n}`;
 }
 
 function stat(v: number | undefined): string {
@@ -69,11 +61,7 @@ export function humanSize(v: number | undefined): string {
 
 /** `dpctl show [-s]` output. */
 export function formatShow(stats: DpStats, ports: DpPort[], withStats: boolean): string {
-  const lines = [`${dpName(stats)}:`, `  lookups: hit:${stats.hit} missed:${stats.missed} lost:${stats.lost}`, `  flows: ${stats.flows}`];
-  if (withStats && stats.counters && Object.keys(stats.counters).length) {
-    lines.push('  counters:');
-    for (const [name, value] of Object.entries(stats.counters)) lines.push(`    ${name}: ${value}`);
-  }
+  const lines = formatStatsLines(stats, withStats);
   for (const p of [...ports].sort((a, b) => a.port_no - b.port_no)) {
     lines.push(`  port ${p.port_no}: ${p.name}${p.type && p.type !== 'system' ? ` (${p.type})` : ''}`);
     if (!withStats) continue;
@@ -92,11 +80,16 @@ export function formatShow(stats: DpStats, ports: DpPort[], withStats: boolean):
 export function formatFlows(flows: DpFlow[], ports: DpPort[] | null, now = Date.now()): string {
   const names = ports ? new Map(ports.map((p) => [p.port_no, p.name])) : undefined;
   const key = new Uint32Array(KEY_WORDS);
+  const mask = new Uint32Array(KEY_WORDS);
   let out = '';
   for (const f of flows) {
     key.fill(0);
     key.set(f.key.slice(0, KEY_WORDS));
-    out += `${formatFlow(key, f.actions, { packets: f.packets, bytes: f.bytes, used: f.used }, { names, now })}\n`;
+    if (f.mask) {
+      mask.fill(0);
+      mask.set(f.mask.slice(0, KEY_WORDS));
+    }
+    out += `${formatFlow(key, f.actions, { packets: f.packets, bytes: f.bytes, used: f.used }, { names, now, mask: f.mask ? mask : null })}\n`;
   }
   return out;
 }
@@ -105,12 +98,13 @@ const HELP = (dpSock: string): string => `dpctl: vswitch datapath management uti
 usage: dpctl [OPTIONS] COMMAND [ARG...]
   show [DP]                show basic info on the datapath
   dump-dps                 display the name of the datapath
-  dump-flows [DP]          display flows in DP
+  dump-flows [DP]          display flows in DP (megaflows: wildcarded fields left out)
   del-flows [DP]           delete all flows from DP
 There is one datapath (netdev@vswitch); DP may name it or be left out.
 
 Options for show:
-  -s,  --statistics           print statistics for ports and the datapath's counters
+  -s,  --statistics           print statistics for ports, limits and every datapath counter
+                              (drop reasons marked "(drop)")
 
 Options for dump-flows:
   -m, --more                  increase verbosity of output (accepted; no extra fields yet)
@@ -187,7 +181,10 @@ export async function main(argv: string[], io: ToolIo = stdio, env: NodeJS.Proce
           break;
         case 'dump-flows': {
           const ports = names ? ((await dp.request('port_list')) as DpPort[]) : null;
-          io.out(formatFlows((await dp.request('flow_dump')) as DpFlow[], ports));
+          await dp.dumpFlows((pg) => {
+            const text = formatFlows(pg.toFlows(), ports);
+            if (text) io.out(text);
+          });
           break;
         }
         case 'del-flows':

@@ -1,27 +1,37 @@
 /*
  * The datapath.sock server: speaks the dpif protocol (src/lib/dpif-proto.ts, docs/design.md)
  * with one vswitchd (the upcall receiver) and any number of tools (dpctl). Control requests
- * (HELLO, REQUEST → REPLY) are JSON; FLOW_PUT, FLOW_DEL and EXECUTE are binary and unanswered.
- * Control path, except that EXECUTE runs per miss. Owned by the Datapath, which it drives
- * through the DpifBackend interface. A malformed message is counted (bad_dpif_message) and,
- * for requests, answered with BAD_REQUEST; a stream that cannot be split into frames closes
- * that connection. Nothing a peer sends can throw out of here.
+ * (HELLO, REQUEST → REPLY) are JSON; FLOW_PUT, FLOW_DEL and EXECUTE are binary and unanswered;
+ * DUMP is binary and answered with one DUMP_REPLY page. Control path, except that EXECUTE runs
+ * per miss. Owned by the Datapath, which it drives through the DpifBackend interface. A
+ * malformed message is counted (bad_dpif_message) and, for requests, answered with
+ * BAD_REQUEST; a stream that cannot be split into frames closes that connection. Nothing a
+ * peer sends can throw out of here.
+ *
+ * Dumps are paged so a table of 200k flows never stalls forwarding: each DUMP request encodes
+ * at most one page (dump.ts: DUMP_MAX_PAGE flows or PAGE_BYTES), and the client asks for the
+ * next page only after reading this one, so the event loop serves ports in between. A dump
+ * walks flow ids in order from a per-dump cursor kept on the connection: a flow present for the
+ * whole dump is reported exactly once; flows added or deleted meanwhile may or may not be.
  */
 import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { VswitchError } from '../lib/errors.js';
 import { KEY_BYTES, KEY_WORDS } from '../lib/flow-key.js';
+import type { DpStats } from '../lib/dp-stats.js';
 import {
-  DPIF_VERSION, FrameReader, FrameWriter, parseJsonBody, readKey, T_EXECUTE, T_FLOW_DEL, T_FLOW_PUT, T_HELLO,
-  T_REPLY, T_REQUEST, validActions,
+  DPIF_VERSION, DUMP_MAX_PAGE, FrameReader, FrameWriter, parseJsonBody, readKey, T_DUMP, T_EXECUTE, T_FLOW_DEL,
+  T_FLOW_PUT, T_HELLO, T_REPLY, T_REQUEST, validActions,
 } from '../lib/dpif-proto.js';
 import type { Logger } from '../lib/log.js';
 import type { ActionRunner } from './actions.js';
 import {
-  C_BAD_DPIF_MESSAGE, C_EXEC_BAD_ACTIONS, C_EXEC_TOO_LONG, C_EXECUTED, C_FLOW_DEL, C_FLOW_LIMIT, C_FLOW_PUT,
-  type Counters,
+  C_BAD_DPIF_MESSAGE, C_DUMP_PAGES, C_EXEC_BAD_ACTIONS, C_EXEC_TOO_LONG, C_EXECUTED, C_FLOW_DEL, C_FLOW_LIMIT,
+  C_FLOW_MODIFY, C_FLOW_PUT, type Counters,
 } from './counters.js';
-import type { FlowTable } from './flow-table.js';
+import { writeDumpPage } from './dump.js';
+import type { Emc } from './emc.js';
+import type { MegaflowTable } from './megaflow.js';
 import type { NetdevType } from './netdev.js';
 import { BadRequestError, type Port, type PortTable } from './ports.js';
 import type { UpcallQueue } from './upcall.js';
@@ -30,23 +40,20 @@ import type { UpcallQueue } from './upcall.js';
 export interface DpifBackend {
   readonly name: string;
   readonly counters: Counters;
-  readonly table: FlowTable;
+  readonly table: MegaflowTable;
+  readonly emc: Emc;
   readonly ports: PortTable;
   readonly actions: ActionRunner;
   readonly upcalls: UpcallQueue;
+  emcMinProbes: number;
+  /** Re-ranks subtables and re-decides the EMC now. */
+  tick(): void;
   addPort(name: string, type: NetdevType, portNo?: number): Port;
   delPort(portNo: number): void;
   stats(): DpStats;
 }
 
-export interface DpStats {
-  name: string;
-  hit: number;
-  missed: number;
-  lost: number;
-  flows: number;
-  counters: Record<string, number>;
-}
+export type { DpStats };
 
 /** Thrown when a second vswitchd says HELLO while one is connected. */
 export class BusyError extends VswitchError {
@@ -64,10 +71,15 @@ export class SocketInUseError extends VswitchError {
   }
 }
 
-const PORT_TYPES: readonly string[] = ['tap', 'internal', 'dummy'];
+const PORT_TYPES: readonly string[] = ['tap', 'internal', 'system', 'dummy'];
+/** Dumps a connection may have open; starting one more forgets its oldest. */
+const MAX_DUMPS = 8;
 
 class DpifConn {
   role: '' | 'vswitchd' | 'tool' = '';
+  /** Open dumps: id → next flow id to report. */
+  readonly dumps = new Map<number, number>();
+  nextDumpId = 1;
   readonly writer = new FrameWriter(16 * 1024);
   readonly reader: FrameReader;
   constructor(readonly sock: net.Socket, onFrame: (c: DpifConn, t: number, f: number, x: number, b: Buffer, o: number, l: number) => void) {
@@ -87,6 +99,7 @@ export class DpifServer {
   private vswitchd: DpifConn | null = null;
   private readonly cv: Float64Array;
   private readonly key = new Uint32Array(KEY_WORDS);
+  private readonly mask = new Uint32Array(KEY_WORDS);
   private execActs = new Int32Array(64);
 
   constructor(private readonly dp: DpifBackend, private readonly log?: Logger) {
@@ -174,6 +187,10 @@ export class DpifServer {
           return;
         case T_REQUEST:
           this.onRequest(conn, xid, parseJsonBody(buf, off, len));
+          return;
+        case T_DUMP:
+          if (conn.role === '') this.badRequest(conn, xid, 'send HELLO first');
+          else this.onDump(conn, xid, buf, off, len);
           return;
         case T_FLOW_PUT:
         case T_FLOW_DEL:
@@ -269,22 +286,20 @@ export class DpifServer {
           const s = port.netdev.stats;
           return {
             port_no: port.portNo, name: port.name, type: port.type, mac: port.netdev.mac(),
+            link_state: port.netdev.linkState(), error: port.netdev.error(), counters: port.counters(),
             stats: {
               rx_packets: s.rxPackets, rx_bytes: s.rxBytes, tx_packets: s.txPackets, tx_bytes: s.txBytes,
               rx_dropped: s.rxDropped, tx_dropped: s.txDropped, rx_errors: s.rxErrors, tx_errors: s.txErrors,
             },
           };
         });
-      case 'flow_dump': {
-        const t = dp.table;
-        return t.flowIds().map((f) => ({
-          key: Array.from(t.keyOf(f)),
-          actions: Array.from(t.actions[f] as Int32Array),
-          packets: t.packets[f], bytes: t.bytes[f], used: t.used[f], created: t.created[f],
-        }));
+      case 'flow_dump':
+        throw new BadRequestError('flow_dump: use the binary DUMP message (dpif protocol 2); it pages through the flows');
+      case 'flow_flush': {
+        const deleted = dp.table.flush();
+        dp.emc.clear();
+        return { deleted };
       }
-      case 'flow_flush':
-        return { deleted: dp.table.flush() };
       case 'dp_stats':
         return dp.stats();
       case 'set_config':
@@ -292,31 +307,68 @@ export class DpifServer {
           if (typeof p.flow_limit !== 'number' || !Number.isInteger(p.flow_limit) || p.flow_limit < 1) throw new BadRequestError('set_config: flow_limit must be a positive integer');
           dp.table.limit = p.flow_limit;
         }
+        if (p.emc_insert_inv_prob !== undefined) {
+          const n = p.emc_insert_inv_prob;
+          if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) throw new BadRequestError('set_config: emc_insert_inv_prob must be a non-negative integer (0 turns the EMC off, 1 inserts every flow)');
+          dp.emc.setInsertInvProb(n);
+        }
+        if (p.emc_min_probes !== undefined) {
+          const n = p.emc_min_probes;
+          if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) throw new BadRequestError('set_config: emc_min_probes must be a number >= 0 (0 keeps the EMC on)');
+          dp.emcMinProbes = n;
+          dp.tick();
+        }
         return {};
       default:
         throw new BadRequestError(`unknown method '${method}'`);
     }
   }
 
-  /** FLOW_PUT: key | u32 n | i32 actions[n]. */
+  /** FLOW_PUT: key | mask | u32 n | i32 actions[n]. */
   private onFlowPut(buf: Buffer, off: number, len: number): void {
-    if (len < KEY_BYTES + 4) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
-    const n = buf.readUInt32LE(off + KEY_BYTES);
-    if (len !== KEY_BYTES + 4 + 4 * n) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
+    const head = 2 * KEY_BYTES;
+    if (len < head + 4) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
+    const n = buf.readUInt32LE(off + head);
+    if (len !== head + 4 + 4 * n) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
     const acts = new Int32Array(n);
-    for (let i = 0; i < n; i++) acts[i] = buf.readInt32LE(off + KEY_BYTES + 4 + 4 * i);
+    for (let i = 0; i < n; i++) acts[i] = buf.readInt32LE(off + head + 4 + 4 * i);
     if (!validActions(acts)) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
     readKey(buf, off, this.key);
-    const before = this.dp.table.count;
-    if (this.dp.table.put(this.key, acts, Date.now()) < 0) this.cv[C_FLOW_LIMIT]++;
-    else if (this.dp.table.count > before) this.cv[C_FLOW_PUT]++;
+    readKey(buf, off + KEY_BYTES, this.mask);
+    const t = this.dp.table;
+    if (t.put(this.key, this.mask, acts, Date.now()) < 0) this.cv[C_FLOW_LIMIT]++;
+    else if (t.putCreated) this.cv[C_FLOW_PUT]++;
+    else this.cv[C_FLOW_MODIFY]++;
   }
 
-  /** FLOW_DEL: key. */
+  /** FLOW_DEL: key | mask. */
   private onFlowDel(buf: Buffer, off: number, len: number): void {
-    if (len !== KEY_BYTES) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
+    if (len !== 2 * KEY_BYTES) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
     readKey(buf, off, this.key);
-    if (this.dp.table.del(this.key)) this.cv[C_FLOW_DEL]++;
+    readKey(buf, off + KEY_BYTES, this.mask);
+    if (this.dp.table.del(this.key, this.mask)) this.cv[C_FLOW_DEL]++;
+  }
+
+  /** DUMP: u32 dumpId (0 = new) | u32 maxFlows → DUMP_REPLY with the next page. */
+  private onDump(conn: DpifConn, xid: number, buf: Buffer, off: number, len: number): void {
+    if (len !== 8) return this.badRequest(conn, xid, 'DUMP body must be u32 dumpId | u32 maxFlows');
+    let id = buf.readUInt32LE(off);
+    const max = Math.max(1, Math.min(buf.readUInt32LE(off + 4), DUMP_MAX_PAGE));
+    let cursor: number;
+    if (id === 0) {
+      id = conn.nextDumpId;
+      conn.nextDumpId = conn.nextDumpId >= 0xffffffff ? 1 : conn.nextDumpId + 1;
+      if (conn.dumps.size >= MAX_DUMPS) conn.dumps.delete(conn.dumps.keys().next().value as number);
+      cursor = 0;
+    } else {
+      const c = conn.dumps.get(id);
+      if (c === undefined) return this.replyError(conn, xid, 'NO_SUCH_DUMP', `dump ${id} is not open on this connection (finished, or forgotten after ${MAX_DUMPS} newer dumps)`);
+      cursor = c;
+    }
+    const next = writeDumpPage(conn.writer, xid, id, this.dp.table, cursor, max);
+    if (next < 0) conn.dumps.delete(id);
+    else conn.dumps.set(id, next);
+    this.cv[C_DUMP_PAGES]++;
   }
 
   /** EXECUTE: u32 inPort | u32 n | i32 actions[n] | u32 pktLen | packet. */

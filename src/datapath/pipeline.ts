@@ -1,28 +1,37 @@
 /*
- * The per-wakeup fast path: a readable port's frames go rx → extract → hash → lookup →
+ * The per-wakeup fast path: a readable port's frames go rx → extract → EMC → megaflow →
  * actions (hits) or upcall (misses) → tx. Called by each port's onReadable callback (set up by
  * the Datapath); owns the batch-wide scratch (keys, hashes, flow ids). Hot.
  *
  * Each wakeup reads at most MAX_BURSTS bursts from the port. Readiness is level-triggered, so
  * a port with more waiting is called again on the next turn of the event loop, after the other
  * ports and the sockets have had theirs: one busy port cannot starve the others or vswitchd.
- * A burst is classified first (extract, hash, lookup into flowIds[]), then acted on, then the
- * tx queues are flushed (one txBurst per egress port) and the upcalls written (one
- * socket.write); all of that finishes before the next rxBurst reuses the batch buffer.
+ * A burst is classified first, then acted on, then the tx queues are flushed (one txBurst per
+ * egress port) and the upcall queues pumped (one socket.write); all of that finishes before the
+ * next rxBurst reuses the batch buffer.
  *
- * Notes on performance: nothing here allocates per frame or per batch except the Buffer that
- * carries a batch's upcalls to the socket (FrameWriter.take) and, per miss, the view that
- * FrameWriter.bytes makes to copy the frame. The flow table's arrays are read through locals
- * once per batch (they can be replaced when the table grows, which happens only between
- * batches); `now` is read once per batch, as OVS does. Frames are never copied on a hit.
+ * Classification, per frame: extract the key; while the EMC is active, hash it (hashKey over the
+ * whole key) and look it up in the exact-match cache (emc.ts); on an EMC miss (or with the EMC
+ * inactive), search the megaflow table (megaflow.ts: one masked hash per subtable tried) and,
+ * on a hit with the EMC active, offer the key to the EMC (inserted with probability
+ * 1/emc_insert_inv_prob); on a megaflow miss, upcall. The Datapath switches the EMC on and off
+ * (`emcActive`) once a second by what the megaflow search costs (see datapath.ts).
+ *
+ * Notes on performance: nothing here allocates per frame or per batch except what the upcall
+ * queue does per miss (see upcall.ts). The table's arrays are read through locals once per
+ * batch (they are replaced only when the table grows, between batches); `now` is read once per
+ * batch, as OVS does. Frames are never copied on a hit.
  */
 import { KEY_WORDS } from '../lib/flow-key.js';
 import type { ActionRunner } from './actions.js';
 import { BATCH_MAX, type PacketBatch } from './batch.js';
-import { C_HIT, C_MISSED, C_RX_BAD_HEADER, C_RX_RUNT, type Counters } from './counters.js';
+import {
+  C_EMC_HIT, C_FLOW_DROP, C_HIT, C_MASK_LOOKUPS, C_MEGAFLOW_HIT, C_MISSED, C_RX_BAD_HEADER, C_RX_RUNT, type Counters,
+} from './counters.js';
+import type { Emc } from './emc.js';
 import { EXTRACT_BAD_HEADER, EXTRACT_RUNT, extractKey } from './extract.js';
-import type { FlowTable } from './flow-table.js';
 import { hashKey } from './hash.js';
+import type { MegaflowTable } from './megaflow.js';
 import type { Port } from './ports.js';
 import type { UpcallQueue } from './upcall.js';
 
@@ -37,10 +46,13 @@ export class Pipeline {
   /** Flow id of frame i, MISS or DROP. */
   private readonly flowIds = new Int32Array(BATCH_MAX);
   private readonly cv: Float64Array;
+  /** Consult the EMC (set by the Datapath from the measured megaflow search cost). */
+  emcActive = false;
 
   constructor(
     private readonly batch: PacketBatch,
-    private readonly table: FlowTable,
+    private readonly table: MegaflowTable,
+    private readonly emc: Emc,
     private readonly actions: ActionRunner,
     private readonly upcalls: UpcallQueue,
     counters: Counters,
@@ -70,9 +82,15 @@ export class Pipeline {
     const keys = this.keys;
     const flowIds = this.flowIds;
     const table = this.table;
+    const emc = this.emc;
+    const useEmc = this.emcActive && emc.enabled;
+    const gen = table.gen;
     const cv = this.cv;
+    let emcHits = 0;
+    let mfHits = 0;
+    let probes = 0;
 
-    // Classify: key, hash, lookup.
+    // Classify: key, hash, EMC, megaflow.
     for (let i = 0; i < n; i++) {
       const ko = i * KEY_WORDS;
       const r = extractKey(buf, offs[i], lens[i], inPort, keys, ko);
@@ -84,8 +102,31 @@ export class Pipeline {
         }
         if (r === EXTRACT_BAD_HEADER) cv[C_RX_BAD_HEADER]++;
       }
-      flowIds[i] = table.lookup(keys, ko, hashKey(keys, ko));
+      if (useEmc) {
+        const h = hashKey(keys, ko);
+        let f = emc.lookup(keys, ko, h, gen);
+        if (f >= 0) {
+          emcHits++;
+        } else {
+          f = table.lookup(keys, ko);
+          probes += table.lastProbes;
+          if (f >= 0) {
+            mfHits++;
+            emc.insert(keys, ko, h, f, gen[f], gen);
+          }
+        }
+        flowIds[i] = f;
+      } else {
+        const f = table.lookup(keys, ko);
+        probes += table.lastProbes;
+        if (f >= 0) mfHits++;
+        flowIds[i] = f;
+      }
     }
+    cv[C_EMC_HIT] += emcHits;
+    cv[C_MEGAFLOW_HIT] += mfHits;
+    cv[C_HIT] += emcHits + mfHits;
+    cv[C_MASK_LOOKUPS] += probes;
 
     // Act: hits run their actions, misses go up.
     const now = Date.now();
@@ -99,15 +140,15 @@ export class Pipeline {
       const f = flowIds[i];
       if (f >= 0) {
         const len = lens[i];
-        cv[C_HIT]++;
         packets[f]++;
         bytes[f] += len;
         used[f] = now;
         const acts = flowActs[f] as Int32Array;
-        actions.run(acts, acts.length, offs[i], offs[i], len);
+        if (acts.length === 0) cv[C_FLOW_DROP]++;
+        else actions.run(acts, acts.length, offs[i], offs[i], len);
       } else if (f === MISS) {
         cv[C_MISSED]++;
-        upcalls.miss(keys, i * KEY_WORDS, buf, offs[i], lens[i]);
+        upcalls.miss(inPort, keys, i * KEY_WORDS, buf, offs[i], lens[i]);
       }
     }
 

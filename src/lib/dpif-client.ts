@@ -5,7 +5,9 @@
  * flow puts, executes and deletes are appended to one FrameWriter and written with one
  * socket.write at the end of the tick, so a burst of upcalls answered in one pass goes out as
  * one write. JSON requests go through the same buffer, so a request sent after some puts is seen
- * by the datapath after them.
+ * by the datapath after them. Flow dumps are paged (dumpFlows): one DUMP request per page, the
+ * next asked for only once the caller has handled the page, so neither side holds a whole
+ * 200k-flow table in one message and the datapath keeps forwarding in between.
  */
 import net from 'node:net';
 import {
@@ -14,6 +16,8 @@ import {
   FrameWriter,
   KEY_BYTES,
   KEY_WORDS,
+  T_DUMP,
+  T_DUMP_REPLY,
   T_EXECUTE,
   T_FLOW_DEL,
   T_FLOW_PUT,
@@ -25,6 +29,7 @@ import {
   readKey,
 } from './dpif-proto.js';
 import { ConnectError, TimeoutError, VswitchError } from './errors.js';
+import { FlowDumpPage, type DumpedFlow } from './flow-dump.js';
 
 export type DpifRole = 'vswitchd' | 'tool';
 export type UpcallCallback = (key: Uint32Array, reason: number, packet: Buffer) => void;
@@ -32,8 +37,16 @@ export type UpcallCallback = (key: Uint32Array, reason: number, packet: Buffer) 
 /** Default time a control request may take (a flow_dump of a full table is the slowest). */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30000;
 
+/** Flows per dump page unless the caller asks otherwise. */
+export const DEFAULT_DUMP_PAGE = 1024;
+
+/** Called with each page of a dump; the page's arrays are reused for the next one. */
+export type DumpPageCallback = (page: FlowDumpPage) => void | Promise<void>;
+
 interface Pending {
   method: string;
+  /** For DUMP: where the reply is decoded. */
+  page: FlowDumpPage | null;
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
   timer: NodeJS.Timeout | null;
@@ -126,12 +139,16 @@ export class DpifClient {
     this.closeCbs.push(cb);
   }
 
-  /** Installs or replaces the flow `key` -> actions[0..n). */
-  flowPut(key: Uint32Array, actions: ArrayLike<number>, n = actions.length): void {
+  /**
+   * Installs or replaces the flow (key & mask) -> actions[0..n). A null mask is exact match
+   * (every bit of the key). The datapath masks the key itself.
+   */
+  flowPut(key: Uint32Array, mask: Uint32Array | null, actions: ArrayLike<number>, n = actions.length): void {
     if (this.closed) return;
     const w = this.writer;
     w.begin(T_FLOW_PUT, 0, 0);
     w.words(key, 0, KEY_WORDS);
+    writeMask(w, mask);
     w.u32(n);
     for (let i = 0; i < n; i++) w.i32(actions[i]);
     w.end();
@@ -152,13 +169,57 @@ export class DpifClient {
     this.queueFlush();
   }
 
-  flowDel(key: Uint32Array): void {
+  /** Deletes the flow whose masked key and mask are (key & mask, mask); null mask = exact. */
+  flowDel(key: Uint32Array, mask: Uint32Array | null): void {
     if (this.closed) return;
     const w = this.writer;
     w.begin(T_FLOW_DEL, 0, 0);
     w.words(key, 0, KEY_WORDS);
+    writeMask(w, mask);
     w.end();
     this.queueFlush();
+  }
+
+  /**
+   * Dumps every flow, a page of at most `pageSize` flows at a time: `onPage` is awaited before
+   * the next page is asked for (its arrays are then overwritten). Resolves with the number of
+   * flows seen. Rejects with VswitchError (DPIF_CLOSED, TIMEOUT, NO_SUCH_DUMP, DPIF_PROTOCOL).
+   */
+  async dumpFlows(onPage: DumpPageCallback, pageSize = DEFAULT_DUMP_PAGE): Promise<number> {
+    const page = new FlowDumpPage();
+    let id = 0;
+    let total = 0;
+    for (;;) {
+      await this.dumpPage(page, id, pageSize);
+      total += page.n;
+      await onPage(page);
+      if (page.done) return total;
+      id = page.dumpId;
+    }
+  }
+
+  /** Every flow as plain objects (tools; the revalidator streams pages instead). */
+  async dumpAll(pageSize = DEFAULT_DUMP_PAGE): Promise<DumpedFlow[]> {
+    const out: DumpedFlow[] = [];
+    await this.dumpFlows((pg) => {
+      for (const f of pg.toFlows()) out.push(f);
+    }, pageSize);
+    return out;
+  }
+
+  private dumpPage(page: FlowDumpPage, id: number, max: number): Promise<void> {
+    if (this.closed) return Promise.reject(new VswitchError('DPIF_CLOSED', `${this.path}: connection to the datapath is closed`));
+    const xid = this.takeXid();
+    return new Promise((resolve, reject) => {
+      const p: Pending = { method: 'flow dump', page, resolve: () => resolve(), reject, timer: null };
+      this.arm(xid, p, this.requestTimeoutMs);
+      const w = this.writer;
+      w.begin(T_DUMP, 0, xid);
+      w.u32(id);
+      w.u32(max);
+      w.end();
+      this.queueFlush();
+    });
   }
 
   /** Writes what is buffered now instead of at the end of the tick. */
@@ -180,20 +241,28 @@ export class DpifClient {
 
   private call(type: number, method: string, body: unknown, timeoutMs: number): Promise<any> {
     if (this.closed) return Promise.reject(new VswitchError('DPIF_CLOSED', `${this.path}: connection to the datapath is closed`));
-    const xid = this.nextXid++;
-    if (this.nextXid > 0xffffffff) this.nextXid = 1;
+    const xid = this.takeXid();
     return new Promise((resolve, reject) => {
-      const p: Pending = { method, resolve, reject, timer: null };
-      if (timeoutMs > 0) {
-        p.timer = setTimeout(() => {
-          this.pending.delete(xid);
-          reject(new TimeoutError(`datapath ${method}`, timeoutMs));
-        }, timeoutMs);
-      }
-      this.pending.set(xid, p);
+      this.arm(xid, { method, page: null, resolve, reject, timer: null }, timeoutMs);
       this.writer.json(type, xid, body);
       this.queueFlush();
     });
+  }
+
+  private takeXid(): number {
+    const xid = this.nextXid++;
+    if (this.nextXid > 0xffffffff) this.nextXid = 1;
+    return xid;
+  }
+
+  private arm(xid: number, p: Pending, timeoutMs: number): void {
+    if (timeoutMs > 0) {
+      p.timer = setTimeout(() => {
+        this.pending.delete(xid);
+        p.reject(new TimeoutError(`datapath ${p.method}`, timeoutMs));
+      }, timeoutMs);
+    }
+    this.pending.set(xid, p);
   }
 
   private queueFlush(): void {
@@ -217,6 +286,17 @@ export class DpifClient {
         return;
       }
       this.upcallCb(this.upKey, reason, buf.subarray(start, start + pktLen));
+      return;
+    }
+    if (type === T_DUMP_REPLY) {
+      const p = this.pending.get(xid);
+      if (p === undefined) return;
+      this.pending.delete(xid);
+      if (p.timer) clearTimeout(p.timer);
+      if (p.page === null || !p.page.decode(buf, off, len)) {
+        this.badFrames++;
+        p.reject(new VswitchError('DPIF_PROTOCOL', `datapath sent an unreadable ${p.method} page`));
+      } else p.resolve(undefined);
       return;
     }
     if (type === T_REPLY) {
@@ -247,6 +327,15 @@ export class DpifClient {
     if (destroy) this.sock.destroy();
     const cbs = this.closeCbs.splice(0);
     for (const cb of cbs) cb(why);
+  }
+}
+
+/** Appends a mask (all ones for null: exact match). */
+function writeMask(w: FrameWriter, mask: Uint32Array | null): void {
+  if (mask === null) {
+    for (let i = 0; i < KEY_WORDS; i++) w.u32(0xffffffff);
+  } else {
+    w.words(mask, 0, KEY_WORDS);
   }
 }
 

@@ -5,13 +5,17 @@
  * Every message is a frame: u32 length (bytes after this field), u16 type, u16 flags, u32 xid,
  * then the body; little-endian, since both ends are on one host. Control messages (HELLO,
  * REQUEST, REPLY) carry JSON bodies; the messages that carry packets and flows (UPCALL,
- * FLOW_PUT, EXECUTE, FLOW_DEL) are binary so the datapath can write and read them without
- * building objects. Binary messages get no reply; a bad one is counted and dropped by the
- * receiver. See docs/design.md for the conversation.
+ * FLOW_PUT, EXECUTE, FLOW_DEL, DUMP, DUMP_REPLY) are binary so the datapath can write and read
+ * them without building objects. FLOW_PUT, FLOW_DEL and EXECUTE get no reply; a bad one is
+ * counted and dropped by the receiver. A flow is (key, mask): the key words under the mask's 1
+ * bits must match, the rest are wildcarded (src/lib/flow-mask.ts); a flow's identity is its
+ * masked key plus its mask. See docs/design.md for the conversation and flow-dump.ts for the
+ * dump records.
  */
 import { KEY_BYTES, KEY_WORDS } from './flow-key.js';
 
-export const DPIF_VERSION = 1;
+/** Version 2: megaflows (FLOW_PUT/FLOW_DEL carry a mask), binary paged DUMP replacing flow_dump. */
+export const DPIF_VERSION = 2;
 export const HEADER_BYTES = 12;
 /** A frame larger than this is a protocol error (the connection is closed). */
 export const MAX_FRAME = 16 * 1024 * 1024;
@@ -20,11 +24,17 @@ export const T_HELLO = 1;     // JSON {role: 'vswitchd' | 'tool', version}; repl
 export const T_REQUEST = 2;   // JSON {method, params}; reply REPLY with the same xid
 export const T_REPLY = 3;     // JSON {result} or {error: {code, message}}
 export const T_UPCALL = 10;   // dp -> vswitchd: key | u32 reason | u32 pktLen | packet
-export const T_FLOW_PUT = 11; // vswitchd -> dp: key | u32 nActions | i32 actions[n]
+export const T_FLOW_PUT = 11; // vswitchd -> dp: key | mask | u32 nActions | i32 actions[n]
 export const T_EXECUTE = 12;  // vswitchd -> dp: u32 inPort | u32 nActions | i32 actions[n] | u32 pktLen | packet
-export const T_FLOW_DEL = 13; // vswitchd -> dp: key
+export const T_FLOW_DEL = 13; // vswitchd -> dp: key | mask
+export const T_DUMP = 14;     // client -> dp: u32 dumpId (0 = start a dump) | u32 maxFlows; reply DUMP_REPLY or REPLY {error}
+export const T_DUMP_REPLY = 15; // dp -> client, same xid: u32 dumpId | u32 flags (DUMP_DONE) | u32 nFlows | records
 
 export const UPCALL_MISS = 0;
+/** DUMP_REPLY flag: this page is the last one; the dump id is no longer valid. */
+export const DUMP_DONE = 1;
+/** Most flows a DUMP_REPLY page carries, whatever maxFlows asks. */
+export const DUMP_MAX_PAGE = 8192;
 
 /*
  * Datapath actions ("odp actions"): a flat list of i32 words, opcode then operands. An empty
@@ -92,6 +102,11 @@ export class FrameWriter {
     this.buf.writeInt32LE(v | 0, this.pos);
     this.pos += 4;
   }
+  f64(v: number): void {
+    this.ensure(8);
+    this.buf.writeDoubleLE(v, this.pos);
+    this.pos += 8;
+  }
   /** Appends `n` words of `words` starting at `off`. */
   words(words: Uint32Array | Int32Array, off: number, n: number): void {
     this.ensure(n * 4);
@@ -129,24 +144,40 @@ export type FrameHandler = (type: number, flags: number, xid: number, buf: Buffe
  * Splits a byte stream into frames and calls `onFrame` for each; body bytes are buf[off, off+len)
  * and are only valid during the call. `push()` returns false (and stops) on a protocol error:
  * a frame over MAX_FRAME or shorter than its header; the caller closes the connection.
+ * A frame that arrives in many chunks is kept as a list of chunks and joined once, when its
+ * last byte is in: assembling a large frame costs its size, not its size times its chunks.
  */
 export class FrameReader {
-  private pending: Buffer | null = null;
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  /** Bytes (length field included) of the frame being assembled; 0 while its length is unknown. */
+  private need = 0;
   error = '';
   constructor(private readonly onFrame: FrameHandler, private readonly maxFrame = MAX_FRAME) {}
+
   push(chunk: Buffer): boolean {
-    let data = chunk;
-    if (this.pending) {
-      data = Buffer.concat([this.pending, chunk]);
-      this.pending = null;
+    if (this.buffered === 0) return this.parse(chunk);
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
+    if (this.need === 0) {
+      if (this.buffered < 4) return true;
+      const len = this.peekLength();
+      if (!this.validLength(len)) return false;
+      this.need = len + 4;
     }
+    if (this.buffered < this.need) return true;
+    const data = Buffer.concat(this.chunks, this.buffered);
+    this.chunks = [];
+    this.buffered = 0;
+    this.need = 0;
+    return this.parse(data);
+  }
+
+  private parse(data: Buffer): boolean {
     let p = 0;
     while (data.length - p >= 4) {
       const len = data.readUInt32LE(p);
-      if (len < HEADER_BYTES - 4 || len > this.maxFrame) {
-        this.error = `bad frame length ${len}`;
-        return false;
-      }
+      if (!this.validLength(len)) return false;
       if (data.length - p - 4 < len) break;
       const type = data.readUInt16LE(p + 4);
       const flags = data.readUInt16LE(p + 6);
@@ -154,8 +185,30 @@ export class FrameReader {
       this.onFrame(type, flags, xid, data, p + HEADER_BYTES, len + 4 - HEADER_BYTES);
       p += len + 4;
     }
-    if (p < data.length) this.pending = data.subarray(p);
+    if (p < data.length) {
+      const rest = data.subarray(p);
+      this.chunks = [rest];
+      this.buffered = rest.length;
+      this.need = rest.length >= 4 ? rest.readUInt32LE(0) + 4 : 0;
+    }
     return true;
+  }
+
+  private validLength(len: number): boolean {
+    if (len >= HEADER_BYTES - 4 && len <= this.maxFrame) return true;
+    this.error = `bad frame length ${len}`;
+    return false;
+  }
+
+  /** The u32 length at the start of the buffered chunks (at least 4 bytes are buffered). */
+  private peekLength(): number {
+    let v = 0;
+    let got = 0;
+    for (const c of this.chunks) {
+      for (let i = 0; i < c.length && got < 4; i++, got++) v += c[i] * 2 ** (8 * got);
+      if (got === 4) break;
+    }
+    return v;
   }
 }
 

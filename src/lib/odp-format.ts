@@ -1,15 +1,23 @@
 /*
- * Formats datapath flows (a flow key + odp actions + stats) the way `ovs-dpctl dump-flows`
- * prints them, e.g. `in_port(1),eth(src=..,dst=..),eth_type(0x0800),ipv4(...),icmp(...),
- * packets:3, bytes:294, used:0.504s, actions:2,3`. Used by dpctl, vswitchd's dpif/dump-flows
- * and tests. Control path. A tagged frame prints as OVS does: `eth_type(0x8100),vlan(vid=10,
- * pcp=0),encap(<inner type and headers>)`. Ports print as numbers unless a name is known.
+ * Formats datapath flows (a flow key, optionally its mask, odp actions and stats) the way
+ * `ovs-dpctl dump-flows` prints them. Used by dpctl, vswitchd's dpif/dump-flows and tests.
+ * Control path. Ports print as numbers unless a name is known. A tagged frame prints as OVS
+ * does: `eth_type(0x8100),vlan(vid=10,pcp=0),encap(<inner type and headers>)`.
+ *
+ * Without a mask (an exact key, e.g. an upcall) every field prints:
+ * `in_port(1),eth(src=..,dst=..),eth_type(0x0800),ipv4(src=..,...,frag=no),icmp(type=8,code=0)`.
+ * With a mask (a megaflow) the format follows OVS's odp-util: `recirc_id(0)` first, a field
+ * whose mask is all zeros is left out, an attribute all of whose fields are left out is left out
+ * too, a partially masked field prints value/mask (`src=10.0.0.0/255.255.255.0`,
+ * `dst=80/0xfff0`, `dst=01:00:00:00:00:00/01:00:00:00:00:00`), e.g.
+ * `recirc_id(0),in_port(1),eth(src=..,dst=..),eth_type(0x0800),ipv4(frag=no)`.
  */
 import { ACT_OUTPUT, ACT_POP_VLAN, ACT_PUSH_VLAN, actionLength } from './dpif-proto.js';
 import {
   arpSha, arpTha, dlType, ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ethDst, ethSrc, FRAG_FIRST, FRAG_LATER,
   inPort, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, ipv4ToString, ipv6ToString, macToString,
-  nwFrag, nwProto, nwTos, nwTtl, tpDst, tpSrc, vlanTci, W_IPV6_LABEL, W_ND_TARGET, W_NW_DST, W_NW_SRC,
+  nwFrag, nwProto, nwTos, nwTtl, tpDst, tpSrc, VLAN_CFI, vlanTci, W_IN_PORT, W_IPV6_LABEL, W_ND_TARGET, W_NW_DST,
+  W_NW_SRC, W_TYPE_TCI,
 } from './flow-key.js';
 
 const ETH_TYPE_RARP = 0x8035;
@@ -28,6 +36,8 @@ export interface FlowStats {
 
 export interface FormatOptions {
   names?: PortNames;
+  /** The flow's mask: format as a megaflow (wildcarded fields left out). */
+  mask?: Uint32Array | null;
   /** "now" for the used: age, ms since the epoch (default Date.now()). */
   now?: number;
 }
@@ -129,10 +139,149 @@ export function formatStats(stats: FlowStats, now = Date.now()): string {
   return `packets:${stats.packets}, bytes:${stats.bytes}, used:${used}`;
 }
 
-/** One dump-flows line: key, then stats if given, then actions. */
+/** One dump-flows line: key (masked if opts.mask), then stats if given, then actions. */
 export function formatFlow(key: Uint32Array, actions: ArrayLike<number>, stats?: FlowStats, opts: FormatOptions = {}): string {
-  const parts = [formatKey(key, opts.names)];
+  const parts = [opts.mask ? formatMaskedKey(key, opts.mask, opts.names) : formatKey(key, opts.names)];
   if (stats) parts.push(formatStats(stats, opts.now));
   parts.push(`actions:${formatActions(actions, opts.names)}`);
   return parts.join(', ');
+}
+
+// ---- Masked (megaflow) keys. ----
+
+const ETH_EXACT = 0xffffffffffff;
+
+function mEth(out: string[], name: string, v: number, m: number): void {
+  if (m === 0) return;
+  out.push(m === ETH_EXACT ? `${name}=${macToString(v)}` : `${name}=${macToString(v)}/${macToString(m)}`);
+}
+function mIp4(out: string[], name: string, v: number, m: number): void {
+  if (m === 0) return;
+  out.push(m === 0xffffffff ? `${name}=${ipv4ToString(v)}` : `${name}=${ipv4ToString(v)}/${ipv4ToString(m)}`);
+}
+function mIp6(out: string[], name: string, k: Uint32Array, m: Uint32Array, w: number): void {
+  let any = false;
+  let all = true;
+  for (let i = 0; i < 4; i++) {
+    if (m[w + i] !== 0) any = true;
+    if (m[w + i] !== 0xffffffff) all = false;
+  }
+  if (!any) return;
+  out.push(all ? `${name}=${ipv6ToString(k, w)}` : `${name}=${ipv6ToString(k, w)}/${ipv6ToString(m, w)}`);
+}
+/** A decimal field (u8 or be16) with a hex mask when partial. */
+function mDec(out: string[], name: string, v: number, m: number, full: number): void {
+  if (m === 0) return;
+  out.push(m === full ? `${name}=${v}` : `${name}=${v}/${hexAlt(m)}`);
+}
+/** A hex field (tos, tclass, label). */
+function mHex(out: string[], name: string, v: number, m: number, full: number): void {
+  if (m === 0) return;
+  out.push(m === full ? `${name}=${hexAlt(v)}` : `${name}=${hexAlt(v)}/${hexAlt(m)}`);
+}
+function mFrag(out: string[], v: number, m: number): void {
+  if (m === 0) return;
+  out.push(m === 0xff ? `frag=${fragStr(v)}` : `frag=${fragStr(v)}/${hexAlt(m)}`);
+}
+function attr(out: string[], name: string, fields: string[]): void {
+  if (fields.length > 0) out.push(`${name}(${fields.join(',')})`);
+}
+
+/** vlan(...) as OVS prints a masked TCI: vid and pcp when set or matched, cfi=0 when no tag. */
+function maskedVlan(tci: number, m: number): string {
+  const f: string[] = [];
+  const vid = tci & 0xfff;
+  const vidM = m & 0xfff;
+  const pcp = tci >>> 13;
+  const pcpM = (m >>> 13) & 7;
+  if (vid !== 0 || vidM !== 0) f.push(vidM === 0xfff ? `vid=${vid}` : `vid=${vid}/0x${vidM.toString(16)}`);
+  if (pcp !== 0 || pcpM !== 0) f.push(pcpM === 7 ? `pcp=${pcp}` : `pcp=${pcp}/0x${pcpM.toString(16)}`);
+  if ((tci & VLAN_CFI) === 0) f.push('cfi=0');
+  return f.join(',');
+}
+
+/**
+ * A megaflow's key and mask the way ovs-dpctl dump-flows prints it (see the header). `key`
+ * should already be masked (as dumps return it); it is masked again here to be safe.
+ */
+export function formatMaskedKey(key: Uint32Array, mask: Uint32Array, names?: PortNames): string {
+  const k = new Uint32Array(key.length);
+  for (let i = 0; i < key.length; i++) k[i] = (key[i] & mask[i]) >>> 0;
+  const m = mask;
+  const out = ['recirc_id(0)'];
+  const pm = m[W_IN_PORT];
+  if (pm !== 0) out.push(pm === 0xffffffff ? `in_port(${portStr(inPort(k), names)})` : `in_port(${inPort(k)}/${hexAlt(pm)})`);
+  const eth: string[] = [];
+  mEth(eth, 'src', ethSrc(k), ethSrc(m));
+  mEth(eth, 'dst', ethDst(k), ethDst(m));
+  attr(out, 'eth', eth);
+  const tci = vlanTci(k);
+  const tciM = vlanTci(m);
+  const l3 = maskedL3(k, m);
+  if ((tci & VLAN_CFI) !== 0) {
+    out.push('eth_type(0x8100)', `vlan(${maskedVlan(tci, tciM)})`, `encap(${l3.join(',')})`);
+  } else {
+    out.push(...l3);
+  }
+  return out.join(',');
+}
+
+function maskedL3(k: Uint32Array, m: Uint32Array): string[] {
+  const out: string[] = [];
+  const typeM = m[W_TYPE_TCI] >>> 16;
+  if (typeM === 0) return out;
+  const type = dlType(k);
+  const hex4 = (v: number): string => v.toString(16).padStart(4, '0');
+  out.push(typeM === 0xffff ? `eth_type(0x${hex4(type)})` : `eth_type(0x${hex4(type)}/0x${hex4(typeM)})`);
+  if (typeM !== 0xffff) return out;
+  const proto = nwProto(k);
+  const frag = nwFrag(k);
+  if (type === ETH_TYPE_IP || type === ETH_TYPE_IPV6) {
+    const f: string[] = [];
+    if (type === ETH_TYPE_IP) {
+      mIp4(f, 'src', k[W_NW_SRC], m[W_NW_SRC]);
+      mIp4(f, 'dst', k[W_NW_DST], m[W_NW_DST]);
+    } else {
+      mIp6(f, 'src', k, m, W_NW_SRC);
+      mIp6(f, 'dst', k, m, W_NW_DST);
+      mHex(f, 'label', k[W_IPV6_LABEL], m[W_IPV6_LABEL] & 0xfffff, 0xfffff);
+    }
+    mDec(f, 'proto', proto, nwProto(m), 0xff);
+    mHex(f, type === ETH_TYPE_IP ? 'tos' : 'tclass', nwTos(k), nwTos(m), 0xff);
+    mDec(f, type === ETH_TYPE_IP ? 'ttl' : 'hlimit', nwTtl(k), nwTtl(m), 0xff);
+    mFrag(f, frag, nwFrag(m));
+    attr(out, type === ETH_TYPE_IP ? 'ipv4' : 'ipv6', f);
+    if (frag === FRAG_LATER) return out;
+    const l4: string[] = [];
+    const icmp = (type === ETH_TYPE_IP && proto === IPPROTO_ICMP) || (type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6);
+    if (icmp) {
+      mDec(l4, 'type', tpSrc(k), tpSrc(m) & 0xff, 0xff);
+      mDec(l4, 'code', tpDst(k), tpDst(m) & 0xff, 0xff);
+      attr(out, type === ETH_TYPE_IP ? 'icmp' : 'icmpv6', l4);
+      const t = tpSrc(k);
+      if (type === ETH_TYPE_IPV6 && (t === 135 || t === 136) && tpDst(k) === 0) {
+        const nd: string[] = [];
+        mIp6(nd, 'target', k, m, W_ND_TARGET);
+        mEth(nd, 'sll', arpSha(k), arpSha(m));
+        mEth(nd, 'tll', arpTha(k), arpTha(m));
+        attr(out, 'nd', nd);
+      }
+      return out;
+    }
+    const name = proto === IPPROTO_TCP ? 'tcp' : proto === IPPROTO_UDP ? 'udp' : proto === IPPROTO_SCTP ? 'sctp' : '';
+    if (name) {
+      mDec(l4, 'src', tpSrc(k), tpSrc(m), 0xffff);
+      mDec(l4, 'dst', tpDst(k), tpDst(m), 0xffff);
+      attr(out, name, l4);
+    }
+  } else if (type === ETH_TYPE_ARP || type === ETH_TYPE_RARP) {
+    const f: string[] = [];
+    mIp4(f, 'sip', k[W_NW_SRC], m[W_NW_SRC]);
+    mIp4(f, 'tip', k[W_NW_DST], m[W_NW_DST]);
+    mDec(f, 'op', proto, nwProto(m), 0xff);
+    mEth(f, 'sha', arpSha(k), arpSha(m));
+    mEth(f, 'tha', arpTha(k), arpTha(m));
+    attr(out, 'arp', f);
+  }
+  return out;
 }

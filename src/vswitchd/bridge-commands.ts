@@ -1,25 +1,19 @@
 /*
  * The appctl commands about bridges, shaped like their OVS counterparts so scripts carry over:
  * fdb/show, fdb/flush, dpif/show, dpif/dump-flows, ofctl/show, ofctl/dump-flows (what the ofctl
- * tool calls for now) and coverage/show. Registered on the Appctl table by vswitchd.ts; they
- * read the SwitchState and ask the datapath for ports, stats and flows. Control path.
+ * tool calls for now), upcall/show and coverage/show. Registered on the Appctl table by
+ * vswitchd.ts; they read the SwitchState and ask the datapath for ports, stats and flows (flows
+ * stream in dump pages, so a 200k-flow table is never one message). Control path.
  */
+import type { DpStats } from '../lib/dp-stats.js';
 import type { DpifClient } from '../lib/dpif-client.js';
-import { inPort, macToString } from '../lib/flow-key.js';
+import { KEY_WORDS, W_IN_PORT, macToString } from '../lib/flow-key.js';
 import { formatFlow } from '../lib/odp-format.js';
 import { commandError, type Appctl } from './appctl.js';
 import { OFPP_LOCAL, ofportName, type Bridge } from './bridge.js';
 import { MacTable } from './mac-learning.js';
-import type { DumpedFlow } from './revalidator.js';
 import type { DpPort, SwitchState } from './state.js';
-
-interface DpStats {
-  name: string;
-  hit: number;
-  missed: number;
-  lost: number;
-  flows: number;
-}
+import { flowLimitCeiling, udpifOf } from './udpif.js';
 
 export function formatFdb(br: Bridge, now: number): string {
   let out = ' port  VLAN  MAC                Age\n';
@@ -69,15 +63,24 @@ export function formatOfctlShow(br: Bridge, dpPorts: DpPort[], dpid: string): st
   return out;
 }
 
-export function formatOfctlFlows(br: Bridge, flows: DumpedFlow[], st: SwitchState, now: number): string {
-  let packets = br.ruleStats.packets;
-  let bytes = br.ruleStats.bytes;
-  for (const f of flows) {
-    const bp = st.portsByOdp.get(f.key[0] >>> 0);
-    if (bp === undefined || bp.bridge !== br) continue;
-    packets += f.packets;
-    bytes += f.bytes;
-  }
+/** Packets and bytes of the datapath flows whose in_port belongs to `br`. */
+export async function bridgeFlowStats(dp: DpifClient, br: Bridge, st: SwitchState): Promise<{ packets: number; bytes: number }> {
+  const sum = { packets: 0, bytes: 0 };
+  await dp.dumpFlows((pg) => {
+    for (let i = 0; i < pg.n; i++) {
+      const bp = st.portsByOdp.get(pg.keys[i * KEY_WORDS + W_IN_PORT]);
+      if (bp === undefined || bp.bridge !== br) continue;
+      sum.packets += pg.packets[i];
+      sum.bytes += pg.bytes[i];
+    }
+  });
+  return sum;
+}
+
+/** The NORMAL rule as ofctl dump-flows prints it; `live` are the counts of live datapath flows. */
+export function formatOfctlFlows(br: Bridge, live: { packets: number; bytes: number }, now: number): string {
+  const packets = br.ruleStats.packets + live.packets;
+  const bytes = br.ruleStats.bytes + live.bytes;
   const duration = ((now - br.created) / 1000).toFixed(3);
   return ` cookie=0x0, duration=${duration}s, table=0, n_packets=${packets}, n_bytes=${bytes}, priority=0 actions=NORMAL\n`;
 }
@@ -128,18 +131,22 @@ export function registerBridgeCommands(ctl: Appctl, st: SwitchState, dp: () => D
   });
   ctl.register('dpif/dump-flows', 'bridge', 1, 1, async ([name]) => {
     const br = needBridge(st, name);
-    const flows = (await needDp().request('flow_dump')) as DumpedFlow[];
     const names = new Map<number, string>();
     for (const p of st.dpPorts) names.set(p.port_no, p.name);
     let out = '';
     const now = Date.now();
-    const key = new Uint32Array(flows.length ? flows[0].key.length : 0);
-    for (const f of flows) {
-      key.set(f.key);
-      const bp = st.portsByOdp.get(inPort(key));
-      if (bp === undefined || bp.bridge !== br) continue;
-      out += `${formatFlow(key, f.actions, f, { names, now })}\n`;
-    }
+    const key = new Uint32Array(KEY_WORDS);
+    const mask = new Uint32Array(KEY_WORDS);
+    await needDp().dumpFlows((pg) => {
+      for (let i = 0; i < pg.n; i++) {
+        const b = i * KEY_WORDS;
+        const bp = st.portsByOdp.get(pg.keys[b + W_IN_PORT]);
+        if (bp === undefined || bp.bridge !== br) continue;
+        key.set(pg.keys.subarray(b, b + KEY_WORDS));
+        mask.set(pg.masks.subarray(b, b + KEY_WORDS));
+        out += `${formatFlow(key, pg.actionsOf(i), { packets: pg.packets[i], bytes: pg.bytes[i], used: pg.used[i] }, { names, now, mask })}\n`;
+      }
+    });
     return out;
   });
   ctl.register('ofctl/show', 'bridge', 1, 1, async ([name]) => {
@@ -150,12 +157,20 @@ export function registerBridgeCommands(ctl: Appctl, st: SwitchState, dp: () => D
   ctl.register('ofctl/dump-flows', 'bridge [flow]', 1, 2, async ([name, filter]) => {
     const br = needOfctlBridge(st, name);
     if (filter !== undefined && !matchesCatchAll(filter)) return '';
-    const flows = (await needDp().request('flow_dump')) as DumpedFlow[];
-    return formatOfctlFlows(br, flows, st, Date.now());
+    const sum = await bridgeFlowStats(needDp(), br, st);
+    return formatOfctlFlows(br, sum, Date.now());
+  });
+  ctl.register('upcall/show', '', 0, 0, () => {
+    const u = udpifOf(st);
+    return `system@vswitch:\n  flows         : (current ${u.nFlows}) (avg ${u.nFlows}) (max ${u.nFlows}) (limit ${u.flowLimit})\n` +
+      `  dump duration : ${u.lastPassMs}ms\n  configured flow limit: ${flowLimitCeiling(st)}\n`;
   });
   ctl.register('coverage/show', '', 0, 0, () => {
     let out = 'Event counters:\n';
     for (const [k, v] of Object.entries(st.counters)) out += `${k.padEnd(28)} ${v}\n`;
+    const u = udpifOf(st);
+    for (const [k, v] of Object.entries(u.counters)) out += `${k.padEnd(28)} ${v}\n`;
+    out += `${'flow_limit'.padEnd(28)} ${u.flowLimit}\n`;
     for (const name of [...st.bridges.keys()].sort()) {
       const br = st.bridges.get(name)!;
       for (const [k, v] of Object.entries(br.counters)) out += `${`${name}.${k}`.padEnd(28)} ${v}\n`;

@@ -1,60 +1,96 @@
 /*
- * The revalidator keeps the datapath's flow cache true to the current MAC tables and
- * configuration. Woken by a MAC table change (a new MAC, a moved MAC), by a configuration change,
- * and every second. Control path: one flow_dump per pass, never per packet.
+ * The revalidator keeps the datapath's megaflows true to the current MAC tables and
+ * configuration, expires idle flows and enforces the dynamic flow limit (udpif.ts). Woken by a
+ * configuration change (trigger(): every flow is translated again), by a MAC table change and
+ * every second (wake(): an incremental pass). Control path: it streams the datapath's flows
+ * page by page (DpifClient.dumpFlows) and never holds the whole table.
  *
  * A pass:
- *  1. Dumps every datapath flow.
- *  2. Refreshes MAC entries from the flows used since the previous pass (their in_port and
- *     dl_src): traffic that hits cached flows never reaches the upcall handler, so without this
- *     a busy host's entry would age out under it. After a restart (`relearn`) every flow
- *     counts, oldest use first, so the table comes back as it was before.
- *  3. Ages out MAC entries (mac-aging-time).
- *  4. For each flow: idle longer than max-idle (Open_vSwitch other_config:max-idle, default
- *     10 s) -> delete, its counts added to the NORMAL rule's; in_port no longer a bridge port ->
- *     delete (unless it is already a drop flow, kept until idle so a stray port's frames stay
- *     down in the datapath); else re-translate WITHOUT learning and replace the actions when
- *     they differ (a flooding flow becomes unicast once its destination is learned, a unicast
- *     flow floods again once its entry aged out, a flow to a removed port changes).
+ *  1. Walks every datapath flow, one dump page at a time:
+ *     - idle longer than max-idle (Open_vSwitch other_config:max-idle, default 10 s; 100 ms
+ *       while the datapath holds more flows than the flow limit, so idle flows are evicted
+ *       first) → delete, its counts added to the NORMAL rule's;
+ *     - in_port no longer a bridge port → delete (a drop flow is kept until idle, so a stray
+ *       port's frames stay down in the datapath);
+ *     - used since the previous pass → refresh the MAC entry of its (in_port, dl_src, VLAN):
+ *       traffic on cached flows never reaches the upcall handler, so without this a busy
+ *       host's entry would age out under it;
+ *     - translated again WITHOUT learning, with wildcard tracking, when needed (below); if the
+ *       new translation consults a bit the flow's mask wildcards, the flow is too wide now and
+ *       is deleted (the next miss installs the right one); else if the actions differ they are
+ *       replaced (a flooding flow becomes unicast once its destination is learned, a unicast
+ *       flow floods again once its entry aged out, a flow to a removed port changes).
+ *  2. Ages out MAC entries (mac-aging-time) that no cached flow refreshed.
+ *  3. Adjusts the dynamic flow limit from the pass's duration and flow count.
+ *  A MAC table that changed during the pass (learning from step 1, aging) makes another pass
+ *  follow at once, which translates that bridge's flows again.
+ *
+ * Incremental: a flow is translated again only if it is new since the previous pass (its
+ * translation may predate a change), if its bridge's MAC generation moved since the bridge was
+ * last revalidated in full, or if the pass is a full one (configuration change, restart). So on
+ * a quiet switch a pass over 200k flows costs a decode and a few compares per flow.
+ * After a restart (`relearn`), a first dump learns every (in_port, dl_src) from the cached
+ * flows, oldest use first, so the MAC tables come back as they were; then a full pass runs.
  * Passes never overlap: a wakeup during a pass makes one more pass right after it.
  */
 import type { DpifClient } from '../lib/dpif-client.js';
-import { KEY_WORDS, ethSrc, inPort, isMulticastMac, vlanTci, VLAN_CFI } from '../lib/flow-key.js';
+import type { FlowDumpPage } from '../lib/flow-dump.js';
+import { KEY_WORDS, W_ETH_MID, W_ETH_SRC_LO, W_IN_PORT, W_TYPE_TCI, ethSrc, inPort, isMulticastMac, vlanTci, VLAN_CFI } from '../lib/flow-key.js';
+import { maskHas, maskIsSubset, Wildcards } from '../lib/flow-mask.js';
 import type { Logger } from '../lib/log.js';
-import { inputVlan } from './bridge.js';
+import { inputVlan, type Bridge, type BridgePort } from './bridge.js';
 import type { SwitchState } from './state.js';
+import { flowLimitCeiling, OVER_LIMIT_IDLE_MS, udpifOf, type Udpif } from './udpif.js';
 import { OdpActions, xlateNormal } from './xlate.js';
 
-/** A flow as flow_dump returns it. */
-export interface DumpedFlow {
-  key: number[];
-  actions: number[];
-  packets: number;
-  bytes: number;
-  used: number;
-  created: number;
-}
+export type { DumpedFlow } from '../lib/flow-dump.js';
 
 export const REVALIDATE_INTERVAL_MS = 1000;
+/** Flows per dump page. */
+export const DUMP_PAGE_FLOWS = 1024;
+/** Least time between two passes that follow each other because of changes during a pass. */
+const AGAIN_GAP_MS = 20;
+
+/** What one pass decides with (fixed at its start). */
+interface PassCtx {
+  dp: DpifClient;
+  now: number;
+  /** Start of the previous completed pass: flows used or created since then are "new". */
+  since: number;
+  maxIdle: number;
+  overLimit: boolean;
+  full: boolean;
+  genAtStart: Map<Bridge, number>;
+  seen: number;
+  deleted: number;
+}
 
 export class Revalidator {
   private readonly state: SwitchState;
   private readonly log: Logger;
+  private readonly udpif: Udpif;
   private dp: DpifClient | null = null;
   private readonly acts = new OdpActions();
+  private readonly wc = new Wildcards();
   private readonly key = new Uint32Array(KEY_WORDS);
+  private readonly mask = new Uint32Array(KEY_WORDS);
   private running = false;
   private again = false;
   private relearnNext = false;
+  private fullNext = true;
   private scheduled = false;
   private timer: NodeJS.Timeout | null = null;
-  /** Start time (ms) of the last completed dump; flows used after it refresh MACs. */
-  private lastDump = Date.now();
+  /** Start time (ms) of the last completed pass; -Infinity before the first. */
+  private lastStart = -Infinity;
+  /** MAC generation at which each bridge's flows were all last translated. */
+  private readonly validatedGen = new WeakMap<Bridge, number>();
   private idleWaiters: (() => void)[] = [];
 
   constructor(state: SwitchState, log: Logger) {
     this.state = state;
     this.log = log;
+    this.udpif = udpifOf(state);
+    this.udpif.wake = () => this.wake();
   }
 
   attach(dp: DpifClient): void {
@@ -65,10 +101,10 @@ export class Revalidator {
     this.dp = null;
   }
 
-  /** Starts the once-a-second pass. */
+  /** Starts the once-a-second (incremental) pass. */
   start(intervalMs = REVALIDATE_INTERVAL_MS): void {
     if (this.timer) return;
-    this.timer = setInterval(() => this.trigger(), intervalMs);
+    this.timer = setInterval(() => this.wake(), intervalMs);
     this.timer.unref();
   }
 
@@ -77,9 +113,18 @@ export class Revalidator {
     this.timer = null;
   }
 
-  /** Asks for a pass soon; `relearn` makes it learn MACs from every cached flow (restart). */
+  /**
+   * Asks for a full pass soon (every flow translated again: the configuration changed);
+   * `relearn` makes it first learn MACs from every cached flow (restart).
+   */
   trigger(relearn = false): void {
     if (relearn) this.relearnNext = true;
+    this.fullNext = true;
+    this.wake();
+  }
+
+  /** Asks for an incremental pass soon (a MAC table changed, or the timer). */
+  wake(): void {
     if (this.running) {
       this.again = true;
       return;
@@ -92,7 +137,7 @@ export class Revalidator {
     });
   }
 
-  /** Runs a pass now (waiting for a running one first) and resolves when it is done. */
+  /** Runs a full pass now (waiting for a running one first) and resolves when it is done. */
   async run(relearn = false): Promise<void> {
     this.trigger(relearn);
     await this.whenIdle();
@@ -111,14 +156,18 @@ export class Revalidator {
       do {
         this.again = false;
         const relearn = this.relearnNext;
+        const full = this.fullNext || relearn;
         this.relearnNext = false;
+        this.fullNext = false;
         try {
-          await this.pass(relearn);
+          await this.pass(full, relearn);
         } catch (e) {
           if (relearn) this.relearnNext = true;
+          if (full) this.fullNext = true;
           this.log.warn({ err: (e as Error).message }, 'revalidation pass failed');
           break;
         }
+        if (this.again) await new Promise((r) => setTimeout(r, AGAIN_GAP_MS));
       } while (this.again);
     } finally {
       this.running = false;
@@ -129,72 +178,134 @@ export class Revalidator {
     }
   }
 
-  private async pass(relearn: boolean): Promise<void> {
+  private async pass(full: boolean, relearn: boolean): Promise<void> {
     const dp = this.dp;
     const st = this.state;
     // Before the ports are reconciled with this datapath the port map may be stale.
     if (dp === null || dp.isClosed || !st.ready) return;
     const started = Date.now();
-    const flows = (await dp.request('flow_dump')) as DumpedFlow[];
+    if (relearn) await this.relearn(dp);
     if (this.dp !== dp || dp.isClosed) return;
+
     const now = Date.now();
+    const genAtStart = new Map<Bridge, number>();
+    for (const br of st.bridges.values()) genAtStart.set(br, br.macs.generation);
+    const u = this.udpif;
+    const overLimit = u.nFlows > u.flowLimit;
+    const ctx: PassCtx = {
+      dp, now, since: full ? -Infinity : this.lastStart, maxIdle: overLimit ? OVER_LIMIT_IDLE_MS : st.maxIdleMs,
+      overLimit, full, genAtStart, seen: 0, deleted: 0,
+    };
+    if (full) u.counters.revalidate_full++;
+    await dp.dumpFlows((pg) => this.page(ctx, pg), DUMP_PAGE_FLOWS);
+    if (this.dp !== dp || dp.isClosed) return;
+    dp.flush();
+    // Age out after the walk refreshed what cached flows still use; flows that relied on an
+    // aged-out entry see its generation move and are fixed by the pass that follows.
+    for (const br of st.bridges.values()) br.macs.expire(Date.now());
+
     st.counters.revalidations++;
-    st.counters.flows_dumped += flows.length;
-    const key = this.key;
-
-    // 2. Refresh (or, after a restart, relearn) MACs from flows that carried traffic.
-    const since = relearn ? -1 : this.lastDump;
-    const users = flows.filter((f) => (relearn ? true : f.used >= since && f.used > 0));
-    if (relearn) users.sort((a, b) => (a.used || a.created) - (b.used || b.created));
-    for (const f of users) {
-      loadKey(key, f.key);
-      const bp = st.portsByOdp.get(inPort(key));
-      if (bp === undefined) continue;
-      const src = ethSrc(key);
-      if (isMulticastMac(src)) continue;
-      const tci = vlanTci(key);
-      const vlan = inputVlan(bp.vlan, (tci & VLAN_CFI) !== 0 ? tci & 0xfff : 0);
-      if (vlan < 0) continue;
-      bp.bridge.macs.learn(src, vlan, bp.ofport, now);
-      if (f.used > bp.bridge.ruleUsed) bp.bridge.ruleUsed = f.used;
-      st.counters.macs_refreshed++;
+    st.counters.flows_dumped += ctx.seen;
+    for (const [br, gen] of genAtStart) {
+      this.validatedGen.set(br, gen);
+      if (br.macs.generation !== gen) this.again = true; // learned or moved meanwhile
     }
-    // 3. Age out.
-    for (const br of st.bridges.values()) br.macs.expire(now);
+    this.lastStart = started;
+    u.adjust(Date.now() - started, ctx.seen - ctx.deleted, flowLimitCeiling(st));
+  }
 
-    // 4. Delete idle and orphaned flows, fix stale ones.
+  /** Handles one dump page (synchronously: the next page is asked for after it). */
+  private page(ctx: PassCtx, pg: FlowDumpPage): void {
+    const st = this.state;
+    const u = this.udpif;
+    const dp = ctx.dp;
+    const key = this.key;
     const acts = this.acts;
-    for (const f of flows) {
-      loadKey(key, f.key);
-      const bp = st.portsByOdp.get(inPort(key));
-      const idle = now - (f.used || f.created);
-      if (idle > st.maxIdleMs) {
-        dp.flowDel(key);
-        st.counters.flows_deleted_idle++;
+    const wc = this.wc;
+    u.counters.dump_pages++;
+    for (let i = 0; i < pg.n; i++) {
+      const b = i * KEY_WORDS;
+      for (let w = 0; w < KEY_WORDS; w++) key[w] = pg.keys[b + w];
+      ctx.seen++;
+      const used = pg.used[i];
+      const bp = maskHas(pg.masks, W_IN_PORT, 0xffffffff, b) ? st.portsByOdp.get(inPort(key)) : undefined;
+      const idle = ctx.now - (used || pg.created[i]);
+      if (idle > ctx.maxIdle) {
+        this.del(dp, key, pg, b);
+        ctx.deleted++;
+        if (ctx.overLimit && idle <= st.maxIdleMs) u.counters.flows_evicted++;
+        else st.counters.flows_deleted_idle++;
         if (bp !== undefined) {
-          bp.bridge.ruleStats.packets += f.packets;
-          bp.bridge.ruleStats.bytes += f.bytes;
+          bp.bridge.ruleStats.packets += pg.packets[i];
+          bp.bridge.ruleStats.bytes += pg.bytes[i];
         }
         continue;
       }
       if (bp === undefined) {
-        if (f.actions.length > 0) {
-          dp.flowDel(key);
+        if (pg.nActions(i) > 0) {
+          this.del(dp, key, pg, b);
+          ctx.deleted++;
           st.counters.flows_deleted_no_port++;
         }
         continue;
       }
-      xlateNormal(bp.bridge, bp, key, false, now, acts);
-      if (!acts.equals(f.actions)) {
-        dp.flowPut(key, acts.buf, acts.n);
+      const br = bp.bridge;
+      if (used > 0 && used >= ctx.since) this.refresh(bp, key, pg.masks, b, used, ctx.now);
+      const gen = ctx.genAtStart.get(br);
+      if (!ctx.full && pg.created[i] < ctx.since && gen !== undefined && this.validatedGen.get(br) === gen) continue;
+      u.counters.flows_revalidated++;
+      wc.initForKey(key);
+      xlateNormal(br, bp, key, false, ctx.now, acts, wc);
+      if (!maskIsSubset(wc.mask, 0, pg.masks, b)) {
+        this.del(dp, key, pg, b);
+        ctx.deleted++;
+        u.counters.flows_deleted_mask++;
+        continue;
+      }
+      if (!acts.equals(pg.actionsOf(i))) {
+        for (let w = 0; w < KEY_WORDS; w++) this.mask[w] = pg.masks[b + w];
+        dp.flowPut(key, this.mask, acts.buf, acts.n);
         st.counters.flows_modified++;
       }
     }
-    dp.flush();
-    this.lastDump = started;
   }
-}
 
-function loadKey(out: Uint32Array, words: number[]): void {
-  for (let i = 0; i < KEY_WORDS; i++) out[i] = words[i] >>> 0;
+  private del(dp: DpifClient, key: Uint32Array, pg: FlowDumpPage, b: number): void {
+    for (let w = 0; w < KEY_WORDS; w++) this.mask[w] = pg.masks[b + w];
+    dp.flowDel(key, this.mask);
+  }
+
+  /** Learns (refreshes) the flow's source MAC on its port, if its mask pins both down. */
+  private refresh(bp: BridgePort, key: Uint32Array, masks: Uint32Array, b: number, used: number, now: number): boolean {
+    if (!maskHas(masks, W_ETH_MID, 0xffff, b) || !maskHas(masks, W_ETH_SRC_LO, 0xffffffff, b) || !maskHas(masks, W_TYPE_TCI, 0xffff, b)) return false;
+    const src = ethSrc(key);
+    if (isMulticastMac(src)) return false;
+    const tci = vlanTci(key);
+    const vlan = inputVlan(bp.vlan, (tci & VLAN_CFI) !== 0 ? tci & 0xfff : 0);
+    if (vlan < 0) return false;
+    bp.bridge.macs.learn(src, vlan, bp.ofport, now);
+    if (used > bp.bridge.ruleUsed) bp.bridge.ruleUsed = used;
+    this.state.counters.macs_refreshed++;
+    return true;
+  }
+
+  /** After a restart: learns every cached flow's source, oldest use first (latest wins). */
+  private async relearn(dp: DpifClient): Promise<void> {
+    const st = this.state;
+    const found: { bp: BridgePort; key: Uint32Array; mask: Uint32Array; t: number }[] = [];
+    await dp.dumpFlows((pg) => {
+      for (let i = 0; i < pg.n; i++) {
+        const b = i * KEY_WORDS;
+        if (!maskHas(pg.masks, W_IN_PORT, 0xffffffff, b)) continue;
+        const bp = st.portsByOdp.get(pg.keys[b + W_IN_PORT]);
+        if (bp === undefined) continue;
+        found.push({
+          bp, key: pg.keys.slice(b, b + KEY_WORDS), mask: pg.masks.slice(b, b + KEY_WORDS), t: pg.used[i] || pg.created[i],
+        });
+      }
+    }, DUMP_PAGE_FLOWS);
+    found.sort((a, b) => a.t - b.t);
+    const now = Date.now();
+    for (const f of found) this.refresh(f.bp, f.key, f.mask, 0, f.t, now);
+  }
 }

@@ -21,9 +21,18 @@
  *
  * The result depends only on (in_port, dl_src, dl_dst, vlan_tci) and the MAC table, which is why
  * the revalidator can recompute it for any cached flow and compare.
+ *
+ * Wildcards: given a Wildcards (src/lib/flow-mask.ts), already initialised by the caller with
+ * wc.initForKey(key), NORMAL un-wildcards each field before it decides on it: vlan_tci (the
+ * VLAN and the PCP it keeps), dl_dst (reserved-multicast check, lookup, flooding) and dl_src
+ * (learning: a new or moved source must come up again, so it is part of every flow that
+ * reaches learning). Nothing else is read, so one datapath flow serves every microflow between
+ * the same two MACs on the same port and VLAN, whatever the IP addresses and L4 ports. The mask
+ * is the same whether or not `learn` is set, so the revalidator can compare it.
  */
 import { ACT_OUTPUT, ACT_POP_VLAN, ACT_PUSH_VLAN } from '../lib/dpif-proto.js';
 import { VLAN_CFI, ethDst, ethSrc, isMulticastMac, vlanTci } from '../lib/flow-key.js';
+import type { Wildcards } from '../lib/flow-mask.js';
 import { inputVlan, outputTagged, vlanIncluded, type Bridge, type BridgePort } from './bridge.js';
 
 /** What NORMAL decided; the upcall handler counts these. */
@@ -94,10 +103,14 @@ const tagState = { tci: 0 };
 /**
  * Runs NORMAL for `key` entering `inPort` of `br` and leaves the datapath actions in `out`
  * (reset first; empty = drop). With `learn`, updates the MAC table at `now` and counts the
- * decision in br.counters. Returns one of the XR_* codes.
+ * decision in br.counters. With `wc`, un-wildcards the fields it consults (see the header).
+ * Returns one of the XR_* codes.
  */
-export function xlateNormal(br: Bridge, inPort: BridgePort, key: Uint32Array, learn: boolean, now: number, out: OdpActions): number {
+export function xlateNormal(
+  br: Bridge, inPort: BridgePort, key: Uint32Array, learn: boolean, now: number, out: OdpActions, wc: Wildcards | null = null,
+): number {
   out.reset();
+  if (wc !== null) wc.vlanTci();
   const tci = vlanTci(key);
   const tagged = (tci & VLAN_CFI) !== 0;
   const vlan = inputVlan(inPort.vlan, tagged ? tci & 0xfff : 0);
@@ -105,11 +118,13 @@ export function xlateNormal(br: Bridge, inPort: BridgePort, key: Uint32Array, le
     if (learn) br.counters.drop_vlan_invalid++;
     return XR_DROP_VLAN;
   }
+  if (wc !== null) wc.ethDst();
   const dst = ethDst(key);
   if (!br.forwardBpdu && isReservedMulticast(dst)) {
     if (learn) br.counters.drop_reserved_multicast++;
     return XR_DROP_RESERVED;
   }
+  if (wc !== null) wc.ethSrc();
   const src = ethSrc(key);
   if (learn && !isMulticastMac(src)) br.macs.learn(src, vlan, inPort.ofport, now);
 

@@ -7,9 +7,11 @@ import { Datapath } from '../../../src/datapath/datapath.js';
 import { extractKey } from '../../../src/datapath/extract.js';
 import { DummyNetdev } from '../../../src/datapath/netdev-dummy.js';
 import {
-  ACT_OUTPUT, ACT_PUSH_VLAN, DPIF_VERSION, FrameReader, FrameWriter, KEY_WORDS, parseJsonBody, T_EXECUTE, T_FLOW_DEL,
-  T_FLOW_PUT, T_HELLO, T_REPLY, T_REQUEST, T_UPCALL, UPCALL_MISS,
+  ACT_OUTPUT, ACT_PUSH_VLAN, DPIF_VERSION, FrameReader, FrameWriter, KEY_WORDS, parseJsonBody, T_DUMP, T_DUMP_REPLY,
+  T_EXECUTE, T_FLOW_DEL, T_FLOW_PUT, T_HELLO, T_REPLY, T_REQUEST, T_UPCALL, UPCALL_MISS,
 } from '../../../src/lib/dpif-proto.js';
+import { FlowDumpPage, type DumpedFlow } from '../../../src/lib/flow-dump.js';
+import { exactMask } from '../../../src/lib/flow-mask.js';
 import { ipv4Frame } from '../../../src/lib/packet.js';
 
 interface Frame { type: number; xid: number; body: Buffer }
@@ -53,19 +55,42 @@ class RawClient {
     if (r.error) throw Object.assign(new Error(r.error.message), { code: r.error.code });
     return r.result;
   }
-  flowPut(key: Uint32Array, acts: number[]): void {
+  flowPut(key: Uint32Array, acts: number[], mask = exactMask()): void {
     this.w.begin(T_FLOW_PUT, 0, 0);
     this.w.words(key, 0, KEY_WORDS);
+    this.w.words(mask, 0, KEY_WORDS);
     this.w.u32(acts.length);
     for (const a of acts) this.w.i32(a);
     this.w.end();
     this.send();
   }
-  flowDel(key: Uint32Array): void {
+  flowDel(key: Uint32Array, mask = exactMask()): void {
     this.w.begin(T_FLOW_DEL, 0, 0);
     this.w.words(key, 0, KEY_WORDS);
+    this.w.words(mask, 0, KEY_WORDS);
     this.w.end();
     this.send();
+  }
+  /** Every flow, through DUMP pages of `max` flows. */
+  async dump(max = 100): Promise<DumpedFlow[]> {
+    const out: DumpedFlow[] = [];
+    const pg = new FlowDumpPage();
+    let id = 0;
+    for (;;) {
+      const xid = ++this.xid;
+      this.w.begin(T_DUMP, 0, xid);
+      this.w.u32(id);
+      this.w.u32(max);
+      this.w.end();
+      this.send();
+      const f = await waitFor(() => this.frames.find((x) => (x.type === T_DUMP_REPLY || x.type === T_REPLY) && x.xid === xid));
+      this.frames.splice(this.frames.indexOf(f), 1);
+      if (f.type === T_REPLY) throw new Error(JSON.stringify(parseJsonBody(f.body, 0, f.body.length)));
+      expect(pg.decode(f.body, 0, f.body.length)).toBe(true);
+      out.push(...pg.toFlows());
+      if (pg.done) return out;
+      id = pg.dumpId;
+    }
   }
   execute(inPort: number, acts: number[], pkt: Uint8Array): void {
     this.w.begin(T_EXECUTE, 0, 0);
@@ -174,7 +199,11 @@ describe('Datapath over datapath.sock', () => {
     expect(await c.call('port_del', { port_no: 7 })).toEqual({});
     await expect(c.call('port_del', { port_no: 7 })).rejects.toMatchObject({ code: 'NO_SUCH_PORT' });
     expect(dev('p7').inject(frame1)).toBe(false); // its device was closed
-    expect(dp.show()).toBe('netdev@testdp:\n  lookups: hit:0 missed:0 lost:0\n  flows: 0\n  port 1: p1 (dummy)\n  port 2: p2 (dummy)\n');
+    expect(dp.show()).toBe(
+      'netdev@testdp:\n  lookups: hit:0 missed:0 lost:0\n  flows: 0\n  masks: hit:0 total:0 hit/pkt:0.00\n' +
+        '  caches: emc:off emc-hit:0 megaflow-hit:0 emc-entries:0/8192 emc-inserted:0 emc-insert-inv-prob:100\n' +
+        '  port 1: p1 (dummy)\n  port 2: p2 (dummy)\n',
+    );
   });
 
   it('miss → upcall; FLOW_PUT + EXECUTE; then hits forward without upcalls', async () => {
@@ -200,12 +229,17 @@ describe('Datapath over datapath.sock', () => {
     await settle();
     expect(vsd.upcalls().length).toBe(0);
 
-    const stats = (await vsd.call('dp_stats')) as { name: string; hit: number; missed: number; lost: number; flows: number; counters: Record<string, number> };
-    expect(stats).toMatchObject({ name: 'testdp', hit: 5, missed: 1, lost: 0, flows: 1 });
+    const stats = (await vsd.call('dp_stats')) as { name: string; hit: number; missed: number; lost: number; flows: number; masks: { hit: number; total: number }; counters: Record<string, number> };
+    expect(stats).toMatchObject({ name: 'testdp', hit: 5, missed: 1, lost: 0, flows: 1, masks: { total: 1 } });
     expect(stats.counters).toMatchObject({ hit: 5, missed: 1, upcall_sent: 1, executed: 1, flow_put: 1 });
-    const dump = (await vsd.call('flow_dump')) as { key: number[]; actions: number[]; packets: number; bytes: number; used: number; created: number }[];
+    expect(stats.counters.emc_hit + stats.counters.megaflow_hit).toBe(5);
+    // one subtable searched per hit the EMC did not catch (the first miss found no subtable)
+    expect(stats.masks.hit).toBe(stats.counters.megaflow_hit);
+    await expect(vsd.call('flow_dump')).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    const dump = await vsd.dump();
     expect(dump.length).toBe(1);
     expect(dump[0].key).toEqual(Array.from(up.key));
+    expect(dump[0].mask).toEqual(Array.from(exactMask()));
     expect(dump[0].actions).toEqual(acts);
     expect(dump[0].packets).toBe(5);
     expect(dump[0].bytes).toBe(5 * frame1.length);
@@ -222,7 +256,8 @@ describe('Datapath over datapath.sock', () => {
     const tagged = dev('p3').sent[5];
     expect(tagged.length).toBe(frame1.length + 4);
     expect([tagged[12], tagged[13], tagged[14], tagged[15]]).toEqual([0x81, 0x00, 0x00, 10]);
-    expect(((await vsd.call('flow_dump')) as { packets: number }[])[0].packets).toBe(6);
+    expect((await vsd.dump())[0].packets).toBe(6);
+    expect(dp.counters.get('flow_modify')).toBe(1);
     vsd.flowDel(up.key);
     expect(await vsd.call('dp_stats')).toMatchObject({ flows: 0 });
     dev('p1').inject(frame1);
@@ -285,7 +320,7 @@ describe('Datapath over datapath.sock', () => {
     // Binary messages with wrong lengths, unknown type, bad actions: counted, no reply.
     w.begin(T_FLOW_PUT, 0, 0); w.u32(1); w.end(); // too short
     w.begin(T_FLOW_PUT, 0, 0); w.words(new Uint32Array(KEY_WORDS), 0, KEY_WORDS); w.u32(5); w.i32(1); w.end(); // n too big
-    w.begin(T_FLOW_PUT, 0, 0); w.words(new Uint32Array(KEY_WORDS), 0, KEY_WORDS); w.u32(1); w.i32(77); w.end(); // unknown action
+    w.begin(T_FLOW_PUT, 0, 0); w.words(new Uint32Array(KEY_WORDS), 0, KEY_WORDS); w.words(exactMask(), 0, KEY_WORDS); w.u32(1); w.i32(77); w.end(); // unknown action
     w.begin(T_FLOW_DEL, 0, 0); w.u32(0); w.end();
     w.begin(T_EXECUTE, 0, 0); w.u32(1); w.u32(0xffffffff); w.end();
     w.begin(T_EXECUTE, 0, 0); w.u32(1); w.u32(0); w.u32(3); w.bytes(Buffer.from([1, 2, 3]), 0, 3); w.end(); // runt packet
@@ -350,7 +385,57 @@ describe('Datapath over datapath.sock', () => {
     expect(await vsd.call('dp_stats')).toMatchObject({ flows: 2 });
     expect(dp.counters.get('flow_limit')).toBe(1);
     expect(await vsd.call('flow_flush')).toEqual({ deleted: 2 });
-    expect(await vsd.call('flow_dump')).toEqual([]);
+    expect(await vsd.dump()).toEqual([]);
+    expect(await vsd.call('set_config', { emc_insert_inv_prob: 1 })).toEqual({});
+    expect(dp.emc.insertInvProb).toBe(1);
+    await expect(vsd.call('set_config', { emc_insert_inv_prob: 0.5 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+  });
+
+  it('consults the EMC only while megaflow lookups search several subtables; hits then skip the search', async () => {
+    const vsd = await client('vswitchd');
+    await withPorts(vsd, 2);
+    await vsd.call('set_config', { emc_insert_inv_prob: 1 });
+    // Four masks; frame1's flow is in the last subtable created, so a lookup searches four.
+    for (let w = 20; w < 23; w++) {
+      const m = new Uint32Array(KEY_WORDS);
+      m[0] = 0xffffffff;
+      m[w] = 0xffffffff;
+      const k = keyFor(frame2, 2);
+      vsd.flowPut(k, [ACT_OUTPUT, 1], m);
+    }
+    const mask = new Uint32Array(KEY_WORDS);
+    mask[0] = 0xffffffff;
+    mask[23] = 0xffffffff;
+    vsd.flowPut(keyFor(frame1, 1), [ACT_OUTPUT, 2], mask);
+    expect(await vsd.call('dp_stats')).toMatchObject({ flows: 4, masks: { total: 4 }, emc: { active: false } });
+    for (let i = 0; i < 4; i++) dev('p1').inject(frame1);
+    await waitFor(() => dev('p2').sent.length === 4);
+    expect(dp.counters.get('mask_lookups')).toBe(16);
+    expect(dp.counters.get('emc_hit')).toBe(0);
+    dp.tick(); // 4 probes per lookup >= 3: EMC on
+    expect(dp.pipeline.emcActive).toBe(true);
+    for (let i = 0; i < 4; i++) dev('p1').inject(frame1);
+    await waitFor(() => dev('p2').sent.length === 8);
+    expect(dp.counters.get('emc_hit')).toBe(3); // the first inserts, the rest hit
+    expect(dp.counters.get('mask_lookups')).toBe(17); // the tick also ranked frame1's subtable first
+    expect(dp.stats().emc).toMatchObject({ active: true, inserted: 1, entries: 1 });
+    // Deleting the flow invalidates the EMC entry: the next frame misses and goes up.
+    vsd.flowDel(keyFor(frame1, 1), mask);
+    await vsd.call('dp_stats');
+    dev('p1').inject(frame1);
+    await waitFor(() => vsd.upcalls().length === 1);
+    // One mask only: the EMC goes off at the next tick.
+    await vsd.call('flow_flush');
+    vsd.flowPut(keyFor(frame1, 1), [ACT_OUTPUT, 2]);
+    await vsd.call('dp_stats');
+    dp.tick();
+    for (let i = 0; i < 3; i++) dev('p1').inject(frame1);
+    await waitFor(() => dev('p2').sent.length === 11);
+    dp.tick();
+    expect(dp.pipeline.emcActive).toBe(false);
+    expect(await vsd.call('set_config', { emc_min_probes: 0 })).toEqual({});
+    expect(dp.pipeline.emcActive).toBe(true);
+    await expect(vsd.call('set_config', { emc_min_probes: -1 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
   });
 
   it('outputs to a missing port and runts are counted', async () => {
@@ -378,10 +463,11 @@ describe('Datapath over datapath.sock', () => {
     for (let i = 0; i < 20; i++) dev('p1').inject(frame1);
     await waitFor(() => dp.counters.get('missed') === 20);
     const sent = dp.counters.get('upcall_sent');
-    const full = dp.counters.get('upcall_queue_full');
+    const full = dp.counters.get('upcall_queue_full') + dp.counters.get('upcall_limit');
     expect(sent).toBeGreaterThan(0);
     expect(full).toBeGreaterThan(0);
     expect(sent + full).toBe(20);
+    expect(dp.stats().lost).toBe(full);
     await waitFor(() => vsd.upcalls().length === sent || undefined);
   });
 

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { extractKey } from '../../../src/datapath/extract.js';
 import { ACT_OUTPUT, ACT_POP_VLAN, ACT_PUSH_VLAN } from '../../../src/lib/dpif-proto.js';
-import { KEY_WORDS } from '../../../src/lib/flow-key.js';
-import { formatActions, formatFlow, formatKey, formatStats } from '../../../src/lib/odp-format.js';
+import { KEY_WORDS, W_ARP_MID, W_ARP_SHA_HI, W_IN_PORT, W_IPV6_LABEL, W_NW, W_NW_DST, W_NW_SRC, W_TP, W_TYPE_TCI } from '../../../src/lib/flow-key.js';
+import { exactMask, Wildcards } from '../../../src/lib/flow-mask.js';
+import { formatActions, formatFlow, formatKey, formatMaskedKey, formatStats } from '../../../src/lib/odp-format.js';
 import { arpFrame, ethFrame, ipv4Frame, ipv6Frame, ndFrame } from '../../../src/lib/packet.js';
 
 const A = '02:00:00:00:00:01';
@@ -79,5 +80,77 @@ describe('odp-format', () => {
       'in_port(tap7),eth(src=02:00:00:00:00:01,dst=02:00:00:00:00:02),eth_type(0x88cc), packets:0, bytes:0, used:never, actions:drop',
     );
     expect(formatFlow(k, [ACT_OUTPUT, 1])).toMatch(/eth_type\(0x88cc\), actions:1$/);
+  });
+});
+
+describe('odp-format with masks (megaflows)', () => {
+  function normal(k: Uint32Array): Uint32Array {
+    const wc = new Wildcards();
+    wc.initForKey(k);
+    wc.vlanTci();
+    wc.ethDst();
+    wc.ethSrc();
+    return wc.mask;
+  }
+
+  it('a NORMAL megaflow prints like OVS: recirc_id, in_port, eth, eth_type, ipv4(frag=no)', () => {
+    const k = keyOf(ipv4Frame({ src: A, dst: B }, { src: '10.0.0.1', dst: '10.0.0.2' }, { tcp: { src: 1234, dst: 80 } }), 3);
+    const m = normal(k);
+    expect(formatMaskedKey(k, m)).toBe('recirc_id(0),in_port(3),eth(src=02:00:00:00:00:01,dst=02:00:00:00:00:02),eth_type(0x0800),ipv4(frag=no)');
+    expect(formatFlow(k, [1, 2], { packets: 1, bytes: 60, used: 0 }, { mask: m, names: new Map([[3, 'vm3']]) })).toBe(
+      'recirc_id(0),in_port(vm3),eth(src=02:00:00:00:00:01,dst=02:00:00:00:00:02),eth_type(0x0800),ipv4(frag=no), packets:1, bytes:60, used:never, actions:2',
+    );
+    // Not IP: no frag; only in_port: everything else left out.
+    const arp = keyOf(arpFrame({ src: A, dst: 'ff:ff:ff:ff:ff:ff' }, { op: 1, sha: A, spa: '10.0.0.1', tpa: '10.0.0.2' }));
+    expect(formatMaskedKey(arp, normal(arp))).toBe('recirc_id(0),in_port(1),eth(src=02:00:00:00:00:01,dst=ff:ff:ff:ff:ff:ff),eth_type(0x0806)');
+    const onlyPort = new Uint32Array(KEY_WORDS);
+    onlyPort[W_IN_PORT] = 0xffffffff;
+    expect(formatMaskedKey(arp, onlyPort)).toBe('recirc_id(0),in_port(1)');
+  });
+
+  it('partial masks print value/mask; exact masks print every field as without a mask', () => {
+    const k = keyOf(ipv4Frame({ src: A, dst: B }, { src: '10.1.2.3', dst: '10.0.0.2', tos: 0x10 }, { tcp: { src: 1234, dst: 80 } }));
+    const m = new Uint32Array(KEY_WORDS);
+    m[W_IN_PORT] = 0xffffffff;
+    m[1] = 0x01000000; // dl_dst multicast bit only
+    m[W_TYPE_TCI] = 0xffff0000;
+    m[W_NW_SRC] = 0xffffff00;
+    m[W_NW] = 0xfffc00ff; // proto, tos/0xfc, frag
+    m[W_TP] = 0x0000fff0; // tp_dst/0xfff0
+    expect(formatMaskedKey(k, m)).toBe(
+      'recirc_id(0),in_port(1),eth(dst=00:00:00:00:00:00/01:00:00:00:00:00),eth_type(0x0800),' +
+        'ipv4(src=10.1.2.0/255.255.255.0,proto=6,tos=0x10/0xfc,frag=no),tcp(dst=80/0xfff0)',
+    );
+    const exact = formatMaskedKey(k, exactMask());
+    expect(exact).toBe(`recirc_id(0),${formatKey(k)}`);
+  });
+
+  it('VLAN, IPv6 label, ARP sha and ICMP under masks', () => {
+    const tagged = keyOf(ipv4Frame({ src: A, dst: B, vlan: { vid: 10, pcp: 3 } }, { src: '10.0.0.1', dst: '10.0.0.2' }, { udp: { src: 1, dst: 2 } }));
+    expect(formatMaskedKey(tagged, normal(tagged))).toBe(
+      'recirc_id(0),in_port(1),eth(src=02:00:00:00:00:01,dst=02:00:00:00:00:02),eth_type(0x8100),vlan(vid=10,pcp=3),encap(eth_type(0x0800),ipv4(frag=no))',
+    );
+    const vidOnly = normal(tagged);
+    vidOnly[W_TYPE_TCI] = (vidOnly[W_TYPE_TCI] & 0xffff1fff) >>> 0; // pcp wildcarded
+    expect(formatMaskedKey(tagged, vidOnly)).toContain('vlan(vid=10),encap(');
+    const v6 = keyOf(ipv6Frame({ src: A, dst: B }, { src: '2001:db8::1', dst: '2001:db8::2', label: 0x12345 }, { udp: { src: 1, dst: 2 } }));
+    const m6 = normal(v6);
+    m6[W_IPV6_LABEL] = 0xf0000;
+    m6[W_NW_DST] = 0xffffffff;
+    expect(formatMaskedKey(v6, m6)).toBe(
+      'recirc_id(0),in_port(1),eth(src=02:00:00:00:00:01,dst=02:00:00:00:00:02),eth_type(0x86dd),ipv6(dst=2001:db8::/ffff:ffff::,label=0x10000/0xf0000,frag=no)',
+    );
+    const arp = keyOf(arpFrame({ src: A, dst: 'ff:ff:ff:ff:ff:ff' }, { op: 2, sha: A, spa: '10.0.0.1', tpa: '10.0.0.2' }));
+    const ma = normal(arp);
+    ma[W_NW] = 0xff000000;
+    ma[W_ARP_SHA_HI] = 0xffffffff;
+    ma[W_ARP_MID] = 0xffff0000;
+    ma[W_NW_DST] = 0xffffffff;
+    expect(formatMaskedKey(arp, ma)).toMatch(/,eth_type\(0x0806\),arp\(tip=10\.0\.0\.2,op=2,sha=02:00:00:00:00:01\)$/);
+    const icmp = keyOf(ipv4Frame({ src: A, dst: B }, { src: '10.0.0.1', dst: '10.0.0.2' }, { icmp: { type: 8, code: 0 } }));
+    const mi = normal(icmp);
+    mi[W_NW] = 0xff0000ff;
+    mi[W_TP] = 0x00ff0000; // type only
+    expect(formatMaskedKey(icmp, mi)).toMatch(/ipv4\(proto=1,frag=no\),icmp\(type=8\)$/);
   });
 });

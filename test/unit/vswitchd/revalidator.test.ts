@@ -2,10 +2,13 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { DpifClient } from '../../../src/lib/dpif-client.js';
 import { ACT_OUTPUT } from '../../../src/lib/dpif-proto.js';
-import { W_IN_PORT, newKey, setEth } from '../../../src/lib/flow-key.js';
+import { FlowDumpPage } from '../../../src/lib/flow-dump.js';
+import { ETH_TYPE_IP, W_ETH_MID, W_ETH_SRC_LO, W_IN_PORT, W_TYPE_TCI, newKey, setEth } from '../../../src/lib/flow-key.js';
+import { exactMask, Wildcards } from '../../../src/lib/flow-mask.js';
 import { Bridge, BridgePort, TRUNK_ALL } from '../../../src/vswitchd/bridge.js';
 import { Revalidator, type DumpedFlow } from '../../../src/vswitchd/revalidator.js';
 import { SwitchState } from '../../../src/vswitchd/state.js';
+import { udpifOf } from '../../../src/vswitchd/udpif.js';
 
 const log = pino({ level: 'silent' });
 const A = 0x02000000000a;
@@ -15,20 +18,40 @@ const C = 0x02000000000c;
 /** A datapath holding flows in memory, recording what the revalidator did to them. */
 class FakeDp {
   flows: DumpedFlow[] = [];
-  puts: { key: number[]; actions: number[] }[] = [];
+  puts: { key: number[]; mask: number[]; actions: number[] }[] = [];
   dels: number[][] = [];
+  pageSizes: number[] = [];
   isClosed = false;
-  async request(method: string): Promise<unknown> {
-    if (method !== 'flow_dump') throw new Error(method);
-    return this.flows.map((f) => ({ ...f, key: [...f.key], actions: [...f.actions] }));
+  async dumpFlows(onPage: (pg: FlowDumpPage) => void | Promise<void>, pageSize = 1024): Promise<number> {
+    const flows = this.flows.map((f) => ({ ...f, key: [...f.key], mask: [...f.mask], actions: [...f.actions] }));
+    let i = 0;
+    do {
+      const part = flows.slice(i, i + pageSize);
+      this.pageSizes.push(part.length);
+      await onPage(FlowDumpPage.fromFlows(part, i + pageSize >= flows.length));
+      i += pageSize;
+    } while (i < flows.length);
+    return flows.length;
   }
-  flowPut(key: Uint32Array, acts: ArrayLike<number>, n = acts.length): void {
-    this.puts.push({ key: [...key], actions: Array.from(acts).slice(0, n) });
+  flowPut(key: Uint32Array, mask: Uint32Array | null, acts: ArrayLike<number>, n = acts.length): void {
+    this.puts.push({ key: [...key], mask: [...(mask ?? exactMask())], actions: Array.from(acts).slice(0, n) });
   }
-  flowDel(key: Uint32Array): void {
+  flowDel(key: Uint32Array, mask: Uint32Array | null): void {
     this.dels.push([...key]);
+    const m = [...(mask ?? exactMask())];
+    this.flows = this.flows.filter((f) => !(f.key.every((v, w) => v === key[w]) && f.mask.every((v, w) => v === m[w])));
   }
   flush(): void {}
+}
+
+/** The mask NORMAL produces for an untagged IPv4 frame. */
+function normalMask(k: Uint32Array): number[] {
+  const wc = new Wildcards();
+  wc.initForKey(k);
+  wc.vlanTci();
+  wc.ethDst();
+  wc.ethSrc();
+  return [...wc.mask];
 }
 
 /** br0 with ofports 1..3 on datapath ports 11..13. */
@@ -50,7 +73,8 @@ function flow(inPort: number, dst: number, src: number, actions: number[], used:
   const k = newKey();
   k[W_IN_PORT] = inPort;
   setEth(k, dst, src);
-  return { key: [...k], actions, packets: 1, bytes: 60, used, created: used || Date.now(), ...extra };
+  k[W_TYPE_TCI] = ETH_TYPE_IP << 16;
+  return { key: [...k], mask: normalMask(k), actions, packets: 1, bytes: 60, used, created: used || Date.now() - 5000, ...extra };
 }
 
 describe('Revalidator', () => {
@@ -62,7 +86,7 @@ describe('Revalidator', () => {
     br.macs.learn(A, 0, 1, now);
     br.macs.learn(B, 0, 2, now);
     await rv.run();
-    expect(dp.puts).toEqual([{ key: dp.flows[0].key, actions: [ACT_OUTPUT, 12] }]);
+    expect(dp.puts).toEqual([{ key: dp.flows[0].key, mask: dp.flows[0].mask, actions: [ACT_OUTPUT, 12] }]);
     expect(dp.dels).toEqual([]);
   });
 
@@ -74,8 +98,9 @@ describe('Revalidator', () => {
     dp.flows.push(flow(99, B, A, [ACT_OUTPUT, 12], now));
     dp.flows.push(flow(98, B, A, [], now)); // drop flow of a stray port: kept until idle
     dp.flows.push(flow(12, A, B, [ACT_OUTPUT, 11, ACT_OUTPUT, 13], 0, { created: now - 100 })); // new, unused
+    const [idle, orphan] = dp.flows;
     await rv.run();
-    expect(dp.dels).toEqual([dp.flows[0].key, dp.flows[1].key]);
+    expect(dp.dels).toEqual([idle.key, orphan.key]);
     expect(br.ruleStats).toEqual({ packets: 7, bytes: 700 });
     expect(st.counters.flows_deleted_idle).toBe(1);
     expect(st.counters.flows_deleted_no_port).toBe(1);
@@ -127,5 +152,89 @@ describe('Revalidator', () => {
     await rv.run();
     expect(dp.dels).toEqual([]);
     expect(st.counters.revalidations).toBe(0);
+  });
+});
+
+describe('Revalidator and megaflows', () => {
+  it('deletes a megaflow whose mask lacks a field the translation now consults', async () => {
+    const { st, dp, rv } = setup();
+    const now = Date.now();
+    const wide = flow(11, B, A, [ACT_OUTPUT, 12, ACT_OUTPUT, 13], now);
+    wide.mask[W_ETH_MID] = (wide.mask[W_ETH_MID] & 0xffff0000) >>> 0; // dl_src wildcarded: NORMAL needs it for learning
+    wide.mask[W_ETH_SRC_LO] = 0;
+    wide.key[W_ETH_MID] = (wide.key[W_ETH_MID] & 0xffff0000) >>> 0;
+    wide.key[W_ETH_SRC_LO] = 0;
+    const narrow = flow(12, A, B, [ACT_OUTPUT, 11, ACT_OUTPUT, 13], now);
+    narrow.mask = [...exactMask()]; // more specific than needed: still correct, kept
+    dp.flows.push(wide, narrow);
+    await rv.run();
+    expect(dp.dels).toEqual([wide.key]);
+    expect(udpifOf(st).counters.flows_deleted_mask).toBe(1);
+    expect(dp.puts).toEqual([]);
+  });
+
+  it('is incremental: an old flow is translated again only after its bridge MAC table changed', async () => {
+    const { st, br, dp, rv } = setup();
+    const now = Date.now();
+    dp.flows.push(flow(11, B, A, [ACT_OUTPUT, 12, ACT_OUTPUT, 13], now, { created: now - 60000 }));
+    await rv.run(); // full: translated; the pass learns A from the flow, so a second one follows
+    const u = udpifOf(st);
+    expect(u.counters.revalidate_full).toBe(1);
+    expect(st.counters.revalidations).toBe(2);
+    expect(u.counters.flows_revalidated).toBe(2);
+    // A timer pass with nothing changed: not translated again.
+    rv.wake();
+    await rv.whenIdle();
+    expect(st.counters.revalidations).toBe(3);
+    expect(u.counters.flows_revalidated).toBe(2);
+    // B gets learned: the flow floods no more.
+    br.macs.learn(B, 0, 2, Date.now());
+    rv.wake();
+    await rv.whenIdle();
+    expect(u.counters.flows_revalidated).toBe(3);
+    expect(dp.puts.at(-1)!.actions).toEqual([ACT_OUTPUT, 12]);
+    // A flow created after the last pass started is checked on the next one.
+    dp.flows.push(flow(13, B, C, [ACT_OUTPUT, 11], Date.now(), { created: Date.now() }));
+    await new Promise((r) => setTimeout(r, 5));
+    rv.wake();
+    await rv.whenIdle();
+    expect(u.counters.flows_revalidated).toBeGreaterThanOrEqual(4);
+    expect(dp.puts.at(-1)!.actions).toEqual([ACT_OUTPUT, 12]);
+  });
+
+  it('over the flow limit, evicts flows idle over 100 ms first and keeps busy ones; adjusts the limit', async () => {
+    const { st, dp, rv } = setup();
+    st.flowLimit = 1000;
+    const u = udpifOf(st);
+    u.flowLimit = 1000;
+    u.nFlows = 1500;
+    const now = Date.now();
+    for (let i = 0; i < 1500; i++) {
+      const busy = i % 3 === 0;
+      dp.flows.push(flow(11, 0x020000100000 + i, A, [ACT_OUTPUT, 12, ACT_OUTPUT, 13], busy ? now + 1000 : now - 500));
+    }
+    await rv.run();
+    expect(u.counters.flows_evicted).toBe(1000);
+    expect(st.counters.flows_deleted_idle).toBe(0);
+    expect(dp.flows.length).toBe(500);
+    expect(u.nFlows).toBe(500);
+    expect(u.canInstall).toBe(true);
+    expect(dp.pageSizes.slice(0, 2)).toEqual([1024, 476]);
+    // Below the limit again, the same idleness is within max-idle: nothing more goes.
+    for (const f of dp.flows) f.used = Date.now() - 500;
+    await rv.run();
+    expect(dp.flows.length).toBe(500);
+    // A slow pass lowers the limit, never under 1000 or over the configured ceiling.
+    u.adjust(1500, 500, 200000);
+    expect(u.flowLimit).toBe(1000);
+    u.flowLimit = 100000;
+    u.adjust(4000, 50000, 200000);
+    expect(u.flowLimit).toBe(25000);
+    u.adjust(1500, 50000, 200000);
+    expect(u.flowLimit).toBe(18750);
+    u.adjust(100, 50000, 200000);
+    expect(u.flowLimit).toBe(19750);
+    u.adjust(100, 50000, 5000);
+    expect(u.flowLimit).toBe(5000);
   });
 });

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ACT_OUTPUT, ACT_POP_VLAN, ACT_PUSH_VLAN } from '../../../src/lib/dpif-proto.js';
-import { ETH_TYPE_IP, VLAN_CFI, W_IN_PORT, W_TYPE_TCI, newKey, setEth } from '../../../src/lib/flow-key.js';
+import {
+  ETH_TYPE_IP, VLAN_CFI, W_ETH_DST_HI, W_ETH_MID, W_ETH_SRC_LO, W_IN_PORT, W_NW, W_NW_DST, W_NW_SRC, W_TP, W_TYPE_TCI, newKey, setEth,
+} from '../../../src/lib/flow-key.js';
+import { maskKeyInto, Wildcards } from '../../../src/lib/flow-mask.js';
 import { Bridge, BridgePort, TRUNK_ALL, type VlanConfig } from '../../../src/vswitchd/bridge.js';
 import {
   OdpActions,
@@ -136,5 +139,96 @@ describe('xlateNormal (NORMAL)', () => {
     expect(a.equals([ACT_OUTPUT, 3])).toBe(true);
     expect(a.equals([ACT_OUTPUT, 4])).toBe(false);
     expect(a.equals([])).toBe(false);
+  });
+});
+
+describe('xlateNormal wildcards', () => {
+  function xl(br: Bridge, p: BridgePort, k: Uint32Array, learn = true): { acts: number[]; mask: number[] } {
+    const wc = new Wildcards();
+    wc.initForKey(k);
+    const o = new OdpActions();
+    xlateNormal(br, p, k, learn, 1000, o, wc);
+    return { acts: o.toArray(), mask: [...wc.mask] };
+  }
+  function ipKey(inPort: number, dst: number, src: number, nwSrc: number, tp: number): Uint32Array {
+    const k = key(inPort, dst, src);
+    k[W_NW_SRC] = nwSrc;
+    k[W_NW_DST] = 0x0a000002;
+    k[W_NW] = (6 << 24) | (64 << 8);
+    k[W_TP] = tp;
+    return k;
+  }
+
+  it('consults in_port, dl_type, frag, vlan_tci, dl_src and dl_dst, nothing else', () => {
+    const { br, p } = bridge([TRUNK_ALL, TRUNK_ALL, TRUNK_ALL]);
+    const { mask } = xl(br, p[0], ipKey(11, B, A, 0x0a000001, 0x04d20050));
+    const want = new Array(24).fill(0);
+    want[W_IN_PORT] = 0xffffffff;
+    want[W_ETH_DST_HI] = 0xffffffff;
+    want[W_ETH_MID] = 0xffffffff;
+    want[W_ETH_SRC_LO] = 0xffffffff;
+    want[W_TYPE_TCI] = 0xffffffff;
+    want[W_NW] = 0xff;
+    expect(mask).toEqual(want);
+    // Same mask whether learning or not (the revalidator compares masks), and when unicast.
+    expect(xl(br, p[1], ipKey(12, A, B, 1, 2), false).mask).toEqual(want);
+    expect(xl(br, p[1], ipKey(12, A, B, 1, 2), true).acts).toEqual(out(11));
+    expect(xl(br, p[1], ipKey(12, A, B, 1, 2), true).mask).toEqual(want);
+  });
+
+  it('two microflows between the same MACs map to one megaflow; a new source MAC does not', () => {
+    const { br, p } = bridge([TRUNK_ALL, TRUNK_ALL, TRUNK_ALL]);
+    br.macs.learn(B, 0, 2, 0);
+    const k1 = ipKey(11, B, A, 0x0a000001, (1234 << 16) | 80);
+    const k2 = ipKey(11, B, A, 0x0a000009, (4321 << 16) | 443);
+    const r1 = xl(br, p[0], k1);
+    const r2 = xl(br, p[0], k2);
+    expect(r1).toEqual(r2);
+    const m = Uint32Array.from(r1.mask);
+    const mk1 = new Uint32Array(24);
+    const mk2 = new Uint32Array(24);
+    maskKeyInto(k1, 0, m, 0, mk1, 0);
+    maskKeyInto(k2, 0, m, 0, mk2, 0);
+    expect([...mk1]).toEqual([...mk2]);
+    const k3 = ipKey(11, B, 0x020000000003, 0x0a000001, (1234 << 16) | 80);
+    const mk3 = new Uint32Array(24);
+    maskKeyInto(k3, 0, m, 0, mk3, 0);
+    expect([...mk3]).not.toEqual([...mk1]);
+  });
+
+  it('drops narrow down to what decided them: a bad VLAN does not look at MACs', () => {
+    const acc10: VlanConfig = { mode: 'access', tag: 10, trunks: null };
+    const { br, p } = bridge([acc10, TRUNK_ALL]);
+    const k = key(11, B, A, 20 | VLAN_CFI);
+    const { acts, mask } = xl(br, p[0], k);
+    expect(acts).toEqual([]);
+    expect(mask[W_ETH_DST_HI]).toBe(0);
+    expect(mask[W_ETH_SRC_LO]).toBe(0);
+    expect(mask[W_TYPE_TCI]).toBe(0xffffffff);
+    // reserved multicast: dst consulted, src not (no learning before that check)
+    const r = xl(br, p[1], key(12, 0x0180c2000000, A));
+    expect(r.acts).toEqual([]);
+    expect(r.mask[W_ETH_DST_HI]).toBe(0xffffffff);
+    expect(r.mask[W_ETH_SRC_LO]).toBe(0);
+  });
+});
+
+describe('Wildcards', () => {
+  it('un-wildcards into a view of a larger array, and helpers compose', () => {
+    const big = new Uint32Array(42);
+    big[30] = 7;
+    const wc = new Wildcards(big);
+    wc.initForKey(key(11, B, A)); // IPv4: in_port, dl_type, frag
+    wc.tpDst(0xff00);
+    wc.nwSrc(0xffffff00);
+    expect(big[W_IN_PORT]).toBe(0xffffffff);
+    expect(big[W_TYPE_TCI]).toBe(0xffff0000);
+    expect(big[W_NW]).toBe(0xff);
+    expect(big[W_TP]).toBe(0xff00);
+    expect(big[W_NW_SRC]).toBe(0xffffff00);
+    expect(big[30]).toBe(7); // beyond the key: untouched
+    wc.clear();
+    expect(big[W_IN_PORT]).toBe(0);
+    expect(() => new Wildcards(new Uint32Array(3))).toThrow(RangeError);
   });
 });
