@@ -20,6 +20,19 @@ export const TXS_MSGSIZE = 5;
 export const TXS_OTHER = 6;
 export const TX_STATS_SLOTS = 7;
 
+/** TUNSETOFFLOAD flags (linux/if_tun.h): offloads the kernel may leave to a vnet-header tap. */
+export const TUN_F_CSUM = 0x01;
+export const TUN_F_TSO4 = 0x02;
+export const TUN_F_TSO6 = 0x04;
+export const TUN_F_TSO_ECN = 0x08;
+export const TUN_F_UFO = 0x10;
+export const TUN_F_USO4 = 0x20;
+export const TUN_F_USO6 = 0x40;
+
+/** Interface flags (linux/if.h) as linkFlags returns them. */
+export const IFF_UP = 0x1;
+export const IFF_RUNNING = 0x40;
+
 /** Error thrown by the addon's control functions: `code` is the errno name, e.g. 'EBUSY'. */
 export interface NativeError extends Error {
   code: string;
@@ -49,8 +62,33 @@ export interface VswitchIo {
   sendBurst(fd: number, buf: Uint8Array, offs: Int32Array, lens: Int32Array, count: number, txStats?: Float64Array): number;
   /** errno of the first refused frame of the last sendBurst, 0 if none. */
   lastSendErrno(): number;
-  /** Calls cb on the event loop whenever fd is readable; returns a handle id. */
-  pollStart(fd: number, cb: () => void): number;
+  /** Sets the vnet header size (10) and TUNSETOFFLOAD flags on a vnetHdr tap fd; USO4/USO6 are
+   *  dropped if the kernel refuses them. Returns the flags in force. */
+  tapSetOffload(fd: number, flags: number): number;
+  /** SIOCGIFFLAGS of `name` in the current netns, -1 if missing. */
+  linkFlags(name: string): number;
+  /** AF_PACKET socket bound to `name` (ETH_P_ALL, AUXDATA, IGNORE_OUTGOING[, VNET_HDR]).
+   *  Throws ENODEV if missing; syscall 'PACKET_VNET_HDR' if that option is refused. */
+  packetOpen(name: string, vnetHdr: boolean): number;
+  /** Hot. readv() up to maxFrames frames of a tap: frame i at offs[i] = i*slotSize+headroom,
+   *  lens[i]; its virtio_net_hdr in vnet[i*10..] (zeroed when vnetLen is 0). Returns the count,
+   *  0 if none ready, -errno on error. */
+  tapRecvBurst(fd: number, buf: Uint8Array, slotSize: number, headroom: number, maxFrames: number,
+    offs: Int32Array, lens: Int32Array, vnet: Uint8Array, vnetLen: number): number;
+  /** Hot. recvmmsg() on an AF_PACKET socket, laid out as tapRecvBurst; aux[i] = tpid<<16|tci
+   *  of a tag the kernel stripped (0: none); lens[i] = -1 for a truncated frame. */
+  packetRecvBurst(fd: number, buf: Uint8Array, slotSize: number, headroom: number, maxFrames: number,
+    offs: Int32Array, lens: Int32Array, vnet: Uint8Array, vnetLen: number, aux: Uint32Array): number;
+  /** Hot. writev() frames i<count to a tap, each after its header vnet[i*10..] when vnetLen
+   *  is 10. Accounting as sendBurst. */
+  tapSendBurst(fd: number, buf: Uint8Array, offs: Int32Array, lens: Int32Array, count: number,
+    vnet: Uint8Array, vnetLen: number, txStats: Float64Array): number;
+  /** Hot. sendmmsg() frames i<count on an AF_PACKET socket (header iovec when vnetLen is 10). */
+  packetSendBurst(fd: number, buf: Uint8Array, offs: Int32Array, lens: Int32Array, count: number,
+    vnet: Uint8Array, vnetLen: number, txStats: Float64Array): number;
+  /** Calls cb on the event loop whenever fd is readable; returns a handle id. On a poll error
+   *  the poll stops and cb gets the (negative) status once. */
+  pollStart(fd: number, cb: (status?: number) => void): number;
   /** Stops a poll; unknown or already-stopped handles are ignored. */
   pollStop(handle: number): void;
 }

@@ -4,30 +4,52 @@
  * side so it works once moved into a namespace or handed to a guest; `internal` is the bridge's
  * host interface and is left admin-down, like OVS, for the user to bring up. Created by
  * openNetdev() (netdev.ts, control path); rxBurst/txBurst are hot: one native call per burst.
+ *
+ * Offloads: the tap is opened with IFF_VNET_HDR and TUNSETOFFLOAD(CSUM, TSO4, TSO6, TSO_ECN and
+ * USO4/6 where the kernel has them), so the stack behind it hands over 64 KiB TCP frames with
+ * partial checksums, and frames written to it may be the same (the kernel takes any virtio GSO
+ * type from userspace). If the device is deleted behind the switch's back (`ip link del`, or
+ * its namespace removed), the port says so (error()) and recreates it every second until it can.
  */
 import { VswitchError } from '../lib/errors.js';
-import { BATCH_MAX, SLOT_SIZE, type PacketBatch } from './batch.js';
+import type { Logger } from '../lib/log.js';
+import { BATCH_MAX, RX_HEADROOM, SLOT_SIZE, V_FLAGS_GSO, VNET_HDR_LEN, VNET_WORDS, type PacketBatch } from './batch.js';
 import {
-  loadNative, TX_STATS_SLOTS, TXS_AGAIN, TXS_BYTES, TXS_DOWN, TXS_INVAL, TXS_MSGSIZE, TXS_NOBUFS, TXS_OTHER,
-  type VswitchIo,
+  IFF_RUNNING, IFF_UP, loadNative, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_USO4, TUN_F_USO6,
+  TX_STATS_SLOTS, TXS_AGAIN, TXS_BYTES, TXS_DOWN, TXS_INVAL, TXS_MSGSIZE, TXS_NOBUFS, TXS_OTHER, type VswitchIo,
 } from './native.js';
-import type { Netdev, NetdevOptions, NetdevStats } from './netdev.js';
+import type { LinkState, Netdev, NetdevOptions, NetdevStats } from './netdev.js';
+import { OFFLOAD_CSUM, OFFLOAD_TSO, OFFLOAD_UFO, OFFLOAD_USO } from './offload.js';
+
+const EBADFD = 77;
+const RECOVER_MS = 1000;
 
 export class TapNetdev implements Netdev {
   readonly name: string;
   readonly type: 'tap' | 'internal';
   readonly stats: NetdevStats;
-  /** The tap fd, -1 once closed. */
+  offloads: number;
+  /** The tap fd, -1 once closed or while the device is gone. */
   fd: number;
   /** Accumulated by the addon's sendBurst: bytes sent and frames dropped per errno class. */
   readonly txStats: Float64Array;
   private readonly io: VswitchIo;
+  private readonly vnetLen: number;
+  private readonly options: NetdevOptions;
+  private readonly log: Logger | undefined;
   private pollHandle: number;
+  private onReadable: (() => void) | null;
   private lastMac: string;
+  private closed: boolean;
+  /** Set while the device is gone and being recreated. */
+  private lost: string;
+  private recoverTimer: NodeJS.Timeout | null;
   /** rxBurst calls that failed with an errno (the fd or device went bad). */
   private rxErrorBursts: number;
-  /** Frames handed to txBurst after close(). */
+  /** Frames handed to txBurst after close() or while the device was gone. */
   private txClosed: number;
+  /** Frames received as GSO (more than one wire frame's worth). */
+  private rxGso: number;
 
   /** Throws the addon's errno error (code 'EBUSY', 'EPERM', ...); openNetdev turns it into a
    *  NetdevOpenError with a message for the user. */
@@ -37,25 +59,55 @@ export class TapNetdev implements Netdev {
     this.stats = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxErrors: 0, txErrors: 0, rxDropped: 0, txDropped: 0 };
     this.txStats = new Float64Array(TX_STATS_SLOTS);
     this.io = loadNative();
+    this.vnetLen = options.vnetHdr === false ? 0 : VNET_HDR_LEN;
+    this.options = options;
+    this.log = options.log;
     this.pollHandle = 0;
+    this.onReadable = null;
+    this.closed = false;
+    this.lost = '';
+    this.recoverTimer = null;
     this.rxErrorBursts = 0;
     this.txClosed = 0;
-    this.fd = this.io.tapOpen(name, options.vnetHdr === true, true);
+    this.rxGso = 0;
+    this.offloads = 0;
+    this.lastMac = '';
+    this.fd = -1;
+    this.openDevice();
+  }
+
+  /** Creates the tap device and configures it; throws the addon's error (nothing left open). */
+  private openDevice(): void {
+    const io = this.io;
+    const fd = io.tapOpen(this.name, this.vnetLen !== 0, true);
     try {
-      if (options.mac !== undefined) this.io.linkSetMac(name, options.mac);
-      if (type === 'tap') this.io.linkSetUp(name, true);
-      this.lastMac = this.io.linkGetMac(name);
+      let offloads = 0;
+      if (this.vnetLen !== 0) {
+        const f = io.tapSetOffload(fd, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN | TUN_F_USO4 | TUN_F_USO6);
+        offloads = OFFLOAD_CSUM | OFFLOAD_TSO | OFFLOAD_UFO | ((f & TUN_F_USO4) !== 0 ? OFFLOAD_USO : 0);
+      }
+      if (this.options.mac !== undefined) io.linkSetMac(this.name, this.options.mac);
+      if (this.type === 'tap') io.linkSetUp(this.name, true);
+      this.lastMac = io.linkGetMac(this.name);
+      this.offloads = offloads;
     } catch (err) {
-      this.io.fdClose(this.fd);
-      this.fd = -1;
+      io.fdClose(fd);
       throw err;
     }
+    this.fd = fd;
   }
 
   start(onReadable: () => void): void {
-    if (this.fd < 0) throw new VswitchError('NETDEV_CLOSED', `port '${this.name}': cannot start a closed netdev`);
+    if (this.closed) throw new VswitchError('NETDEV_CLOSED', `port '${this.name}': cannot start a closed netdev`);
+    this.onReadable = onReadable;
     if (this.pollHandle !== 0) this.io.pollStop(this.pollHandle);
-    this.pollHandle = this.io.pollStart(this.fd, onReadable);
+    this.pollHandle = 0;
+    if (this.fd < 0) return;
+    // A poll error stops libuv's poll: if the read did not already explain it, retry later.
+    this.pollHandle = this.io.pollStart(this.fd, (status?: number) => {
+      onReadable();
+      if (status !== undefined && this.pollHandle !== 0) this.rxFailed(0);
+    });
   }
 
   rxBurst(batch: PacketBatch): number {
@@ -63,25 +115,26 @@ export class TapNetdev implements Netdev {
       batch.count = 0;
       return 0;
     }
-    const n = this.io.recvBurst(this.fd, batch.buf, SLOT_SIZE, BATCH_MAX, batch.lens);
+    const n = this.io.tapRecvBurst(this.fd, batch.buf, SLOT_SIZE, RX_HEADROOM, BATCH_MAX, batch.offs, batch.lens, batch.vnetBytes, this.vnetLen);
     if (n <= 0) {
-      if (n < 0) {
-        this.stats.rxErrors++;
-        this.rxErrorBursts++;
-      }
+      if (n < 0) this.rxFailed(-n);
       batch.count = 0;
       return 0;
     }
     const lens = batch.lens;
+    const vnet = batch.vnet;
     let bytes = 0;
-    for (let i = 0; i < n; i++) bytes += lens[i];
+    for (let i = 0; i < n; i++) {
+      bytes += lens[i];
+      if (vnet[i * VNET_WORDS + V_FLAGS_GSO] >>> 8 !== 0) this.rxGso++;
+    }
     batch.count = n;
     this.stats.rxPackets += n;
     this.stats.rxBytes += bytes;
     return n;
   }
 
-  txBurst(buf: Uint8Array, offs: Int32Array, lens: Int32Array, count: number): number {
+  txBurst(buf: Uint8Array, offs: Int32Array, lens: Int32Array, count: number, vnet: Uint8Array): number {
     const s = this.stats;
     if (this.fd < 0) {
       this.txClosed += count;
@@ -91,7 +144,7 @@ export class TapNetdev implements Netdev {
     // The addon adds to txStats in place; counters are derived from it so that every frame is
     // either sent or counted under exactly one reason.
     const t = this.txStats;
-    const sent = this.io.sendBurst(this.fd, buf, offs, lens, count, t);
+    const sent = this.io.tapSendBurst(this.fd, buf, offs, lens, count, vnet, this.vnetLen, t);
     s.txPackets += sent;
     s.txBytes = t[TXS_BYTES];
     s.txDropped = t[TXS_AGAIN] + t[TXS_NOBUFS] + t[TXS_DOWN] + this.txClosed;
@@ -111,6 +164,17 @@ export class TapNetdev implements Netdev {
     return this.lastMac;
   }
 
+  linkState(): LinkState {
+    if (this.fd < 0) return 'down';
+    const f = this.io.linkFlags(this.name);
+    if (f < 0) return 'up'; // moved into another namespace: attached, so carrier is on
+    return (f & IFF_UP) !== 0 && (f & IFF_RUNNING) !== 0 ? 'up' : 'down';
+  }
+
+  error(): string {
+    return this.lost;
+  }
+
   dropCounters(): Record<string, number> {
     const t = this.txStats;
     return {
@@ -122,15 +186,59 @@ export class TapNetdev implements Netdev {
       tx_too_big: t[TXS_MSGSIZE],
       tx_other_error: t[TXS_OTHER],
       tx_closed: this.txClosed,
+      rx_gso: this.rxGso,
     };
   }
 
   close(): void {
-    if (this.fd < 0) return;
+    if (this.closed) return;
+    this.closed = true;
+    this.onReadable = null;
+    if (this.recoverTimer !== null) clearInterval(this.recoverTimer);
+    this.recoverTimer = null;
+    this.closeFd();
+  }
+
+  private closeFd(): void {
     if (this.pollHandle !== 0) this.io.pollStop(this.pollHandle);
     this.pollHandle = 0;
     const fd = this.fd;
     this.fd = -1;
-    this.io.fdClose(fd);
+    if (fd >= 0) this.io.fdClose(fd);
+  }
+
+  /** A read failed: EBADFD means the device was deleted (the fd is detached); anything else
+   *  stops the poll (libuv stops it on a poll error anyway) and retries a second later. Either
+   *  way nothing spins. */
+  private rxFailed(errno: number): void {
+    this.stats.rxErrors++;
+    this.rxErrorBursts++;
+    if (this.recoverTimer !== null) return;
+    if (errno === EBADFD) {
+      this.lost = `tap device ${this.name} was removed; the switch recreates it`;
+      this.log?.warn({ port: this.name }, 'tap device removed; recreating it');
+      this.closeFd();
+    } else if (this.pollHandle !== 0) {
+      this.io.pollStop(this.pollHandle);
+      this.pollHandle = 0;
+    }
+    this.recoverTimer = setInterval(() => this.recover(), RECOVER_MS);
+    this.recoverTimer.unref();
+  }
+
+  private recover(): void {
+    if (this.closed) return;
+    if (this.fd < 0) {
+      try {
+        this.openDevice();
+      } catch {
+        return; // still in use or not allowed yet: try again next time
+      }
+      this.log?.info({ port: this.name }, 'tap device recreated');
+      this.lost = '';
+    }
+    if (this.recoverTimer !== null) clearInterval(this.recoverTimer);
+    this.recoverTimer = null;
+    if (this.onReadable !== null) this.start(this.onReadable);
   }
 }

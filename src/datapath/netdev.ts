@@ -1,17 +1,25 @@
 /*
  * The netdev provider interface: how the datapath receives and sends bursts of frames on a port,
- * whatever the port is (tap and internal: tap devices the switch creates; dummy: in memory for
- * tests). The datapath calls openNetdev() when a port is added (control path) and rxBurst /
- * txBurst per batch (hot). Providers never throw or allocate in rxBurst/txBurst; every dropped
- * frame is counted under a named reason.
+ * whatever the port is (tap and internal: tap devices the switch creates; system: an existing
+ * device reached through an AF_PACKET socket; dummy: in memory for tests). The datapath calls
+ * openNetdev() when a port is added (control path) and rxBurst / txBurst per batch (hot).
+ * Providers never throw or allocate in rxBurst/txBurst; every dropped frame is counted under a
+ * named reason. Each frame carries a virtio-net header (batch.ts) in and out; `offloads` says
+ * what a port takes whole (offload.ts decides the rest).
  */
 import { VswitchError } from '../lib/errors.js';
+import type { Logger } from '../lib/log.js';
 import { isNativeError } from './native.js';
 import type { PacketBatch } from './batch.js';
 import { DummyNetdev } from './netdev-dummy.js';
+import { SystemNetdev } from './netdev-system.js';
 import { TapNetdev } from './netdev-tap.js';
 
-export type NetdevType = 'tap' | 'internal' | 'dummy';
+export type NetdevType = 'tap' | 'internal' | 'system' | 'dummy';
+
+/** What `port_list` says about a port's device: 'up' (admin up and carrier), 'down', or
+ *  'missing' (a system port whose device is gone; it comes back when the device does). */
+export type LinkState = 'up' | 'down' | 'missing';
 
 /** Plain counters, updated in place by the provider (read them, never replace the object). */
 export interface NetdevStats {
@@ -29,16 +37,25 @@ export interface Netdev {
   readonly name: string;
   readonly type: NetdevType;
   readonly stats: NetdevStats;
+  /** OFFLOAD_* bits (offload.ts): frames needing only these are sent as they are, with their
+   *  virtio header; others are finished in software first. */
+  readonly offloads: number;
   /** Starts delivering readiness: onReadable() is called (on the event loop, never re-entrantly
    *  from rxBurst) when frames may be waiting; it keeps being called while frames remain.
    *  Calling start again replaces the callback. Throws NETDEV_CLOSED after close(). */
   start(onReadable: () => void): void;
-  /** Fills batch (slots 0..n-1, lens, and batch.count = n) with up to BATCH_MAX frames; returns
-   *  n, 0 if none ready or closed. Never throws, never blocks. Updates rx stats. */
+  /** Fills batch (frames 0..n-1: offs, lens, the slots' virtio headers, and batch.count = n)
+   *  with up to BATCH_MAX frames; returns n, 0 if none ready or closed. Frame i lies in slot i.
+   *  Never throws, never blocks. Updates rx stats. */
   rxBurst(batch: PacketBatch): number;
-  /** Sends frames i<count at buf[offs[i]] length lens[i]; returns the number sent; failures are
-   *  counted in stats.txDropped/txErrors and by reason. Never throws. */
-  txBurst(buf: Uint8Array, offs: Int32Array, lens: Int32Array, count: number): number;
+  /** Sends frames i<count at buf[offs[i]] length lens[i], each with the virtio header
+   *  vnet[i*VNET_HDR_LEN ..] (ignored by a port that carries none); returns the number sent;
+   *  failures are counted in stats.txDropped/txErrors and by reason. Never throws. */
+  txBurst(buf: Uint8Array, offs: Int32Array, lens: Int32Array, count: number, vnet: Uint8Array): number;
+  /** The device's state now (control path). */
+  linkState(): LinkState;
+  /** Why the port is not working ('' when it is), for Interface.error (control path). */
+  error(): string;
   /** The device MAC ('' for dummy unless set). */
   mac(): string;
   /** Drop and error counters by reason, e.g. { tx_link_down: 3 } (control path; allocates). */
@@ -50,15 +67,28 @@ export interface Netdev {
 export interface NetdevOptions {
   /** MAC to set on the device at open ('aa:bb:cc:dd:ee:ff'). */
   mac?: string;
-  /** tap/internal: open with IFF_VNET_HDR; every frame then starts with a 10-byte virtio_net_hdr. */
+  /** tap/internal/system: carry a virtio_net_hdr per frame (IFF_VNET_HDR / PACKET_VNET_HDR)
+   *  so GSO frames and partial checksums pass whole (default true). */
   vnetHdr?: boolean;
+  /** dummy: the OFFLOAD_* bits it claims (default 0: everything finished in software). */
+  offloads?: number;
+  /** Where a port reports its device coming and going. */
+  log?: Logger;
 }
 
 /** Thrown when a port's device cannot be opened; the message names the port and the cause. */
 export class NetdevOpenError extends VswitchError {
-  constructor(message: string, cause?: unknown) {
-    super('NETDEV_OPEN', message, { cause });
+  constructor(message: string, cause?: unknown, code = 'NETDEV_OPEN') {
+    super(code, message, { cause });
     this.name = 'NetdevOpenError';
+  }
+}
+
+/** Thrown when a system port names a device that does not exist (code NO_SUCH_DEVICE). */
+export class NoSuchDeviceError extends NetdevOpenError {
+  constructor(name: string) {
+    super(`could not open network device ${name} (No such device); to have the switch create it, use type=tap or type=internal`, undefined, 'NO_SUCH_DEVICE');
+    this.name = 'NoSuchDeviceError';
   }
 }
 
@@ -92,8 +122,10 @@ export function openNetdev(name: string, type: NetdevType, options: NetdevOption
       } catch (err) {
         throw new NetdevOpenError(`port '${name}': cannot create tap device: ${tapOpenReason(name, err)}`, err);
       }
+    case 'system':
+      return SystemNetdev.open(name, options);
     default:
-      throw new NetdevOpenError(`port '${name}': unknown interface type '${String(type)}'; expected tap, internal or dummy`);
+      throw new NetdevOpenError(`port '${name}': unknown interface type '${String(type)}'; expected tap, internal, system or dummy`);
   }
 }
 

@@ -5,7 +5,7 @@
  * Port numbers start at 1 (0 is never used) and are the datapath's own.
  */
 import { VswitchError } from '../lib/errors.js';
-import { BATCH_MAX } from './batch.js';
+import { BATCH_MAX, VNET_WORDS } from './batch.js';
 import type { Netdev, NetdevType } from './netdev.js';
 
 /** Frames a port's tx queue holds before it is flushed early. */
@@ -38,6 +38,16 @@ export class BadRequestError extends VswitchError {
 
 export type OpenNetdevFn = (name: string, type: NetdevType) => Netdev;
 
+/** Slots of Port.offload, counted by the action runner for frames sent on the port. */
+export const PO_TX_GSO = 0;
+export const PO_TX_SW_SEGMENTED = 1;
+export const PO_TX_SW_SEGMENTS = 2;
+export const PO_TX_SW_CSUM = 3;
+export const PO_TX_OFFLOAD_BAD = 4;
+export const PORT_OFFLOAD_NAMES: readonly string[] = [
+  'tx_gso', 'tx_sw_segmented', 'tx_sw_segments', 'tx_sw_csum', 'tx_offload_bad',
+];
+
 export class Port {
   readonly portNo: number;
   readonly name: string;
@@ -46,10 +56,24 @@ export class Port {
   /** Tx queue: frame k is batch buffer [txOffs[k], txOffs[k]+txLens[k]). */
   readonly txOffs: Int32Array;
   readonly txLens: Int32Array;
+  /** Virtio header of queued frame k: txVnet[k*VNET_WORDS ..]; the same bytes as txVnetBytes. */
+  readonly txVnet: Uint16Array;
+  readonly txVnetBytes: Uint8Array;
+  /** Offload counters (PO_*): GSO frames sent whole; frames segmented in software and the
+   *  segments made; checksums finished in software; frames dropped for bad offload metadata. */
+  readonly offload: Float64Array;
   txCount: number;
   /** On the action runner's dirty list (has queued frames). */
   dirty: boolean;
   closed: boolean;
+
+  /** The netdev's counters by reason plus the offload counters (control path; allocates). */
+  counters(): Record<string, number> {
+    const out = this.netdev.dropCounters();
+    for (let i = 0; i < PORT_OFFLOAD_NAMES.length; i++) out[PORT_OFFLOAD_NAMES[i]] = this.offload[i];
+    return out;
+  }
+
   constructor(portNo: number, name: string, type: NetdevType, netdev: Netdev) {
     this.portNo = portNo;
     this.name = name;
@@ -57,6 +81,9 @@ export class Port {
     this.netdev = netdev;
     this.txOffs = new Int32Array(TXQ_MAX);
     this.txLens = new Int32Array(TXQ_MAX);
+    this.txVnet = new Uint16Array(TXQ_MAX * VNET_WORDS);
+    this.txVnetBytes = new Uint8Array(this.txVnet.buffer);
+    this.offload = new Float64Array(PORT_OFFLOAD_NAMES.length);
     this.txCount = 0;
     this.dirty = false;
     this.closed = false;

@@ -4,15 +4,22 @@
  * start; idempotent (running it twice changes nothing the second time). Control path.
  *
  * Steps: read the wanted interfaces (Open_vSwitch.bridges -> Bridge.ports -> Port.interfaces),
- * check their types (tap, internal and dummy are supported; anything else gets Interface.error and is
- * skipped, never fatal); delete datapath ports that no wanted interface has (by name and type:
- * ports belong to bridges by name); add the missing ones (port_add is idempotent for an
- * existing name+type, so a restarted vswitchd adopts the devices as they are); assign OpenFlow
- * port numbers (ofport.ts); update the Bridge objects, flushing MAC entries of ports that went
- * away or changed; then one transaction writes Interface.ofport / error / mac_in_use where they
- * differ and Open_vSwitch.cur_cfg = next_cfg.
+ * check their types (system or "", tap, internal and dummy are supported; anything else gets
+ * Interface.error and is skipped, never fatal); delete datapath ports that no wanted interface
+ * has (by name and type: ports belong to bridges by name); add the missing ones (port_add is
+ * idempotent for an existing name+type, so a restarted vswitchd adopts the devices as they
+ * are); assign OpenFlow port numbers (ofport.ts); update the Bridge objects, flushing MAC
+ * entries of ports that went away or changed; then one transaction writes Interface.ofport /
+ * error / link_state / mac_in_use where they differ and Open_vSwitch.cur_cfg = next_cfg.
+ *
+ * Devices come and go under system ports (a veth deleted, a guest stopped): the datapath keeps
+ * such a port and reports its link state and why it is not working in port_list; this writes
+ * them to Interface.link_state and Interface.error (and logs the change). PortStatusWatch polls
+ * port_list once a second and reconciles when a port's state changed, and every few seconds
+ * while a system interface is waiting for its device to appear.
  */
 import type { DpifClient } from '../lib/dpif-client.js';
+import type { VswitchError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { atoms, mapOf, scalar, set, uuid, uuidStr } from '../ovsdb/datum.js';
 import { Bridge, BridgePort, type VlanConfig, type VlanMode } from './bridge.js';
@@ -33,22 +40,36 @@ export interface ConfigDb {
 interface Wanted {
   name: string;
   type: string;
+  /** The datapath port type: "" is "system", as in OVS. */
+  dpType: string;
   ifaceUuid: string;
   iface: Row;
   bridge: string;
   port: Row;
   error: string;
+  /** Why the device of a configured port is not working now (the port stays on its bridge). */
+  devError: string;
+  linkState: string;
   odpPort: number;
 }
 
-/** Interface types vswitchd can create; `dummy` (no device, frames injected by tests) as in OVS. */
-export const SUPPORTED_TYPES = new Set(['tap', 'internal', 'dummy']);
+/** A datapath port as port_list reports it, with its device's state. */
+interface DpPortStatus extends DpPort {
+  link_state?: string;
+  error?: string;
+}
+
+/** Interface types vswitchd can create; `dummy` (no device, frames injected by tests) as in OVS;
+ *  "" means system. */
+export const SUPPORTED_TYPES = new Set(['system', '', 'tap', 'internal', 'dummy']);
+
+/** The datapath port type for an Interface type. */
+export function datapathType(type: string): string {
+  return type === '' ? 'system' : type;
+}
 
 export function interfaceTypeError(name: string, type: string): string {
-  if (type === '' || type === 'system') {
-    return `could not open network device ${name} (type "${type}" not supported yet; use type=tap or type=internal)`;
-  }
-  return `could not open network device ${name} (unknown type "${type}"; use type=tap or type=internal)`;
+  return `could not open network device ${name} (unknown type "${type}"; use type=system, type=tap or type=internal)`;
 }
 
 function str(v: unknown): string {
@@ -126,7 +147,7 @@ function wantedInterfaces(db: ConfigDb, ovs: Row | undefined, log: Logger): { br
         if (prior) error = `could not add interface ${name} to bridge ${brName}: it is already on bridge ${prior.bridge}`;
         else if (i > 0) error = `port ${str(port.name)} has more than one interface; bonds are not supported yet`;
         else if (!SUPPORTED_TYPES.has(type)) error = interfaceTypeError(name, type);
-        const w: Wanted = { name, type, ifaceUuid: iu, iface, bridge: brName, port, error, odpPort: 0 };
+        const w: Wanted = { name, type, dpType: datapathType(type), ifaceUuid: iu, iface, bridge: brName, port, error, devError: '', linkState: '', odpPort: 0 };
         if (prior) wanted.set(`${name}\u0000${iu}`, w);
         else wanted.set(name, w);
       });
@@ -142,10 +163,10 @@ export async function reconcile(st: SwitchState, db: ConfigDb, dp: DpifClient, l
   st.counters.reconfigures++;
 
   // Datapath ports: remove the unwanted, add the missing.
-  let list = (await dp.request('port_list')) as DpPort[];
+  let list = (await dp.request('port_list')) as DpPortStatus[];
   for (const p of list) {
     const w = wanted.get(p.name);
-    if (w && !w.error && w.type === p.type) continue;
+    if (w && !w.error && w.dpType === p.type) continue;
     try {
       await dp.request('port_del', { port_no: p.port_no });
       log.info({ port: p.name, port_no: p.port_no }, 'deleted datapath port');
@@ -161,22 +182,37 @@ export async function reconcile(st: SwitchState, db: ConfigDb, dp: DpifClient, l
         : a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   for (const w of order) {
     if (w.error) continue;
-    const have = list.find((p) => p.name === w.name && p.type === w.type);
+    const have = list.find((p) => p.name === w.name && p.type === w.dpType);
     if (have) {
       w.odpPort = have.port_no;
       continue;
     }
     try {
-      const r = (await dp.request('port_add', { name: w.name, type: w.type })) as { port_no: number };
+      const r = (await dp.request('port_add', { name: w.name, type: w.dpType })) as { port_no: number };
       w.odpPort = r.port_no;
       added = true;
-      log.info({ port: w.name, type: w.type, port_no: r.port_no }, 'added datapath port');
+      log.info({ port: w.name, type: w.dpType, port_no: r.port_no }, 'added datapath port');
     } catch (e) {
-      w.error = `could not open network device ${w.name} (${(e as Error).message})`;
-      log.warn({ port: w.name, err: (e as Error).message }, 'could not add datapath port');
+      const msg = (e as Error).message;
+      // NO_SUCH_DEVICE: the datapath's message already says what to do about it.
+      w.error = (e as VswitchError).code === 'NO_SUCH_DEVICE' ? msg : `could not open network device ${w.name} (${msg})`;
+      // Retried every few seconds while the device is missing: say it once.
+      if (str(w.iface.error) === w.error) log.debug({ port: w.name, err: msg }, 'could not add datapath port');
+      else log.warn({ port: w.name, err: msg }, 'could not add datapath port');
     }
   }
-  list = (await dp.request('port_list')) as DpPort[];
+  list = (await dp.request('port_list')) as DpPortStatus[];
+  for (const p of list) {
+    const w = wanted.get(p.name);
+    if (!w || w.error) continue;
+    w.devError = p.error ?? '';
+    w.linkState = p.link_state === 'up' ? 'up' : p.link_state ? 'down' : '';
+    const before = st.dpPorts.find((q) => q.port_no === p.port_no) as DpPortStatus | undefined;
+    if (before && before.name === p.name && (before.error ?? '') !== w.devError) {
+      if (w.devError) log.warn({ port: p.name, err: w.devError }, 'interface device is gone');
+      else log.info({ port: p.name }, 'interface device is back');
+    }
+  }
   if (added) log.debug({ ports: list.length }, 'datapath ports after reconciliation');
   st.dpPorts = list;
 
@@ -213,7 +249,7 @@ export async function reconcile(st: SwitchState, db: ConfigDb, dp: DpifClient, l
       }
       const vlan = portVlanConfig(w.port);
       const old = br.port(ofport);
-      if (old && old.name === w.name && old.type === w.type && old.odpPort === w.odpPort) {
+      if (old && old.name === w.name && old.type === w.dpType && old.odpPort === w.odpPort) {
         if (!sameVlan(old.vlan, vlan)) {
           old.vlan = vlan;
           br.macs.flush(ofport);
@@ -222,7 +258,7 @@ export async function reconcile(st: SwitchState, db: ConfigDb, dp: DpifClient, l
         old.portName = str(w.port.name);
         next.set(ofport, old);
       } else {
-        next.set(ofport, new BridgePort(br, w.name, w.type, str(w.port.name), ofport, w.odpPort, vlan));
+        next.set(ofport, new BridgePort(br, w.name, w.dpType, str(w.port.name), ofport, w.odpPort, vlan));
         changed = true;
       }
     }
@@ -262,14 +298,17 @@ export async function reconcile(st: SwitchState, db: ConfigDb, dp: DpifClient, l
 }
 
 /** Writes Interface ofport/error/mac_in_use where they differ, and cur_cfg. */
-async function writeBack(db: ConfigDb, ovs: Row | undefined, wanted: Map<string, Wanted>, st: SwitchState, list: DpPort[], log: Logger): Promise<void> {
+async function writeBack(db: ConfigDb, ovs: Row | undefined, wanted: Map<string, Wanted>, st: SwitchState, list: DpPortStatus[], log: Logger): Promise<void> {
   const ops: object[] = [];
   for (const w of wanted.values()) {
     const row: Record<string, unknown> = {};
     const bp = w.error ? undefined : st.bridges.get(w.bridge)?.portByName(w.name);
     const ofport = bp ? bp.ofport : -1;
     if ('ofport' in w.iface && int(w.iface.ofport) !== ofport) row.ofport = ofport;
-    if ('error' in w.iface && str(w.iface.error) !== w.error) row.error = w.error ? w.error : set([]);
+    const error = w.error || w.devError;
+    if ('error' in w.iface && str(w.iface.error) !== error) row.error = error ? error : set([]);
+    const link = bp ? w.linkState : '';
+    if ('link_state' in w.iface && str(w.iface.link_state) !== link) row.link_state = link ? link : set([]);
     const mac = bp ? list.find((p) => p.port_no === bp.odpPort)?.mac ?? '' : '';
     if ('mac_in_use' in w.iface && str(w.iface.mac_in_use) !== mac) row.mac_in_use = mac ? mac : set([]);
     if (Object.keys(row).length > 0) {
@@ -287,5 +326,77 @@ async function writeBack(db: ConfigDb, ovs: Row | undefined, wanted: Map<string,
     await db.transact(ops);
   } catch (e) {
     log.warn({ err: (e as Error).message }, 'could not write interface status to the database');
+  }
+}
+
+/** True if a port's device state in `now` differs from what the last reconciliation saw. */
+export function portStatusChanged(before: DpPort[], now: DpPort[]): boolean {
+  if (before.length !== now.length) return true;
+  const old = new Map(before.map((p) => [p.port_no, p as DpPortStatus]));
+  for (const p of now as DpPortStatus[]) {
+    const o = old.get(p.port_no);
+    if (!o || o.name !== p.name || (o.link_state ?? '') !== (p.link_state ?? '') || (o.error ?? '') !== (p.error ?? '')) return true;
+  }
+  return false;
+}
+
+/** True if a system interface could not be added because its device was missing. */
+export function waitingForDevices(ifaces: Map<string, Row>): boolean {
+  for (const row of ifaces.values()) {
+    const t = str(row.type);
+    if ((t === '' || t === 'system') && str(row.error).startsWith('could not open network device')) return true;
+  }
+  return false;
+}
+
+/**
+ * Polls the datapath's port list once a second (vswitchd runs one): when a port's device state
+ * changed (gone, back, link up/down) it asks for a reconciliation, which writes it to the
+ * database; every RETRY_TICKS polls it also asks while a system interface waits for its
+ * device to appear, so `add-port` of a device created later starts working. Control path.
+ */
+export class PortStatusWatch {
+  static readonly RETRY_TICKS = 3;
+  private timer: NodeJS.Timeout | null = null;
+  private busy = false;
+  private ticks = 0;
+
+  constructor(
+    private readonly st: SwitchState,
+    private readonly dp: () => DpifClient | null,
+    private readonly ifaces: () => Map<string, Row> | null,
+    private readonly reconfigure: () => Promise<void>,
+    private readonly intervalMs = 1000,
+  ) {}
+
+  start(): void {
+    if (this.timer !== null) return;
+    this.timer = setInterval(() => void this.tick(), this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** One poll (the timer's; tests call it directly). */
+  async tick(): Promise<void> {
+    const dp = this.dp();
+    if (this.busy || dp === null || !this.st.ready) return;
+    this.busy = true;
+    try {
+      const list = (await dp.request('port_list')) as DpPort[];
+      let go = portStatusChanged(this.st.dpPorts, list);
+      if (!go && ++this.ticks % PortStatusWatch.RETRY_TICKS === 0) {
+        const ifaces = this.ifaces();
+        go = ifaces !== null && waitingForDevices(ifaces);
+      }
+      if (go) await this.reconfigure();
+    } catch {
+      // the datapath went away: the reconnect logic takes over
+    } finally {
+      this.busy = false;
+    }
   }
 }

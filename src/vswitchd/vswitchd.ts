@@ -18,7 +18,7 @@ import { mapOf } from '../ovsdb/datum.js';
 import { Idl } from '../ovsdb/idl.js';
 import { Appctl } from './appctl.js';
 import { registerBridgeCommands } from './bridge-commands.js';
-import { reconcile, type ConfigDb, type Row } from './config.js';
+import { PortStatusWatch, reconcile, type ConfigDb, type Row } from './config.js';
 import { Revalidator } from './revalidator.js';
 import { SwitchState } from './state.js';
 import { UpcallHandler } from './upcall-handler.js';
@@ -54,6 +54,8 @@ export class Vswitchd {
   readonly upcalls: UpcallHandler;
   readonly revalidator: Revalidator;
   readonly appctl: Appctl;
+  /** Polls the datapath's ports for devices coming and going (config.ts). */
+  private readonly portWatch: PortStatusWatch;
   private readonly opts: VswitchdOptions;
   private idl: Idl | null = null;
   private dp: DpifClient | null = null;
@@ -72,6 +74,7 @@ export class Vswitchd {
     this.upcalls = new UpcallHandler(this.state, () => this.revalidator.trigger());
     this.appctl = new Appctl(this.modules.get('appctl')!, this.modules, () => (opts.onExit ? opts.onExit() : void this.stop()));
     registerBridgeCommands(this.appctl, this.state, () => this.dp, (br, key) => this.bridgeOtherConfig(br, key));
+    this.portWatch = new PortStatusWatch(this.state, () => this.dp, () => (this.idl ? (this.idl.rows('Interface') as Map<string, Row>) : null), () => this.reconfigure());
   }
 
   /** Connects, reconciles once, relearns and revalidates, then listens on the ctl socket. */
@@ -99,6 +102,7 @@ export class Vswitchd {
     await this.reconfigure();
     await this.revalidator.run(true);
     this.revalidator.start(this.opts.revalidateIntervalMs);
+    this.portWatch.start();
     if (this.opts.ctlSock) await this.appctl.listen(this.opts.ctlSock);
     this.log.info({ bridges: [...this.state.bridges.keys()] }, 'vswitchd started');
   }
@@ -262,6 +266,7 @@ export class Vswitchd {
     if (this.stopping) return;
     this.stopping = true;
     this.revalidator.stop();
+    this.portWatch.stop();
     await this.appctl.close().catch(() => undefined);
     const dp = this.dp;
     this.dp = null;

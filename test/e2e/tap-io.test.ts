@@ -167,7 +167,7 @@ describe.skipIf(!root)('tap I/O through the native addon', () => {
       }
       bursts.push(n);
       for (let i = 0; i < n; i++) {
-        const arp = parseArp(b.buf, b.offs[i], b.lens[i]);
+        const arp = parseArp(b.buf, i * SLOT_SIZE, b.lens[i]); // recvBurst: frame i at the slot start
         if (arp && arp.op === 1 && arp.senderIp === '10.77.0.1') targets.add(arp.targetIp);
       }
     }
@@ -265,17 +265,17 @@ describe.skipIf(!root)('tap netdev (openNetdev tap/internal)', () => {
     const b = new PacketBatch();
     const woke = new Promise<number>((resolve) => t.start(() => resolve(t.rxBurst(b))));
     b.push(arpRequest([10, 78, 0, 2], [10, 78, 0, 1]));
-    expect(t.txBurst(b.buf, b.offs, b.lens, b.count)).toBe(1);
+    expect(t.txBurst(b.buf, b.offs, b.lens, b.count, new Uint8Array(BATCH_MAX * 10))).toBe(1);
     expect(t.stats.txPackets).toBe(1);
     expect(t.stats.txBytes).toBe(42);
     expect(await woke).toBe(1);
     expect(b.count).toBe(1);
-    expect(parseArp(b.buf, 0, b.lens[0])?.op).toBe(2);
+    expect(parseArp(b.buf, b.offs[0], b.lens[0])?.op).toBe(2);
     expect(t.stats.rxPackets).toBe(1);
     expect(t.stats.rxBytes).toBe(b.lens[0]);
 
     nsExec(ns, `ip link set ${t.name} down`);
-    expect(t.txBurst(b.buf, b.offs, b.lens, 1)).toBe(0);
+    expect(t.txBurst(b.buf, b.offs, b.lens, 1, new Uint8Array(BATCH_MAX * 10))).toBe(0);
     expect(t.stats.txDropped).toBe(1);
     expect(t.dropCounters().tx_link_down).toBe(1);
 
@@ -284,7 +284,7 @@ describe.skipIf(!root)('tap netdev (openNetdev tap/internal)', () => {
     t.close();
     expect(nsLinks(ns)).not.toContain(t.name);
     expect(t.rxBurst(b)).toBe(0);
-    expect(t.txBurst(b.buf, b.offs, b.lens, 1)).toBe(0);
+    expect(t.txBurst(b.buf, b.offs, b.lens, 1, new Uint8Array(BATCH_MAX * 10))).toBe(0);
     expect(t.dropCounters().tx_closed).toBe(1);
   });
 });

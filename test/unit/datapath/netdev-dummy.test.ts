@@ -52,7 +52,7 @@ describe('DummyNetdev', () => {
     f[14] = 77;
     const b = new PacketBatch();
     d.rxBurst(b);
-    expect(b.buf[14]).toBe(1);
+    expect(b.buf[b.offs[0] + 14]).toBe(1);
   });
 
   it('calls onReadable asynchronously, and again while frames remain (level-triggered)', async () => {

@@ -10,6 +10,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Datapath } from '../../../src/datapath/datapath.js';
 import { DummyNetdev } from '../../../src/datapath/netdev-dummy.js';
+import { NoSuchDeviceError } from '../../../src/datapath/netdev.js';
 import { VsdbClient } from '../../../src/ovsdb/client.js';
 import { defaultSchemaPath, startVsdbServer, type RunningVsdb } from '../../../src/ovsdb/main.js';
 import { Vswitchd } from '../../../src/vswitchd/vswitchd.js';
@@ -179,7 +180,14 @@ describe('the tools with vsdb, the datapath and vswitchd', () => {
     dir = mkdtempSync(join(tmpdir(), 'tools-it-'));
     vsdb = await startVsdb(dir);
     let n = 0;
-    dp = new Datapath({ socketPath: join(dir, 'datapath.sock'), log, openNetdev: (name) => new DummyNetdev(name, { mac: `02:bb:00:00:00:${(++n).toString(16).padStart(2, '0')}` }) });
+    // No real devices here: a system port (type "") names a device that does not exist.
+    dp = new Datapath({
+      socketPath: join(dir, 'datapath.sock'), log,
+      openNetdev: (name, type) => {
+        if (type === 'system') throw new NoSuchDeviceError(name);
+        return new DummyNetdev(name, { mac: `02:bb:00:00:00:${(++n).toString(16).padStart(2, '0')}` });
+      },
+    });
     await dp.start();
     vs = await Vswitchd.start({ dbSock: join(dir, 'db.sock'), dpSock: join(dir, 'datapath.sock'), ctlSock: join(dir, 'vswitchd.ctl'), log, connectTimeoutMs: 5000 });
   });
@@ -210,7 +218,7 @@ describe('the tools with vsdb, the datapath and vswitchd', () => {
     const env = { VSWITCH_RUNDIR: dir };
     let io = capture();
     expect(await dpctl(['show'], io, env)).toBe(0);
-    expect(io.stdout).toMatch(/^netdev@vswitch:\n {2}lookups: hit:\d+ missed:\d+ lost:\d+\n {2}flows: \d+\n {2}port 1: br0 \(internal\)\n {2}port 2: p1 \(tap\)\n$/);
+    expect(io.stdout).toMatch(/^netdev@vswitch:\n {2}lookups: hit:\d+ missed:\d+ lost:\d+\n {2}flows: \d+\n {2}masks: hit:\d+ total:\d+ hit\/pkt:[\d.]+\n {2}caches: emc:(on|off) emc-hit:\d+ .*\n {2}port 1: br0 \(internal\)\n {2}port 2: p1 \(tap\)\n$/);
     io = capture();
     expect(await dpctl(['show', '-s'], io, env)).toBe(0);
     expect(io.stdout).toContain('\n  counters:\n');
@@ -224,10 +232,10 @@ describe('the tools with vsdb, the datapath and vswitchd', () => {
     while (dp.table.count === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     io = capture();
     expect(await dpctl(['dump-flows'], io, env)).toBe(0);
-    expect(io.stdout).toMatch(/^in_port\(2\),eth\(src=02:00:00:00:00:0a,dst=ff:ff:ff:ff:ff:ff\),eth_type\(0x88b5\), packets:\d+, bytes:\d+, used:(never|[0-9.]+s), actions:1\n$/);
+    expect(io.stdout).toMatch(/^recirc_id\(0\),in_port\(2\),eth\(src=02:00:00:00:00:0a,dst=ff:ff:ff:ff:ff:ff\),eth_type\(0x88b5\), packets:\d+, bytes:\d+, used:(never|[0-9.]+s), actions:1\n$/);
     io = capture();
     expect(await dpctl(['dump-flows', '--names'], io, env)).toBe(0);
-    expect(io.stdout).toMatch(/^in_port\(p1\),.*actions:br0\n$/);
+    expect(io.stdout).toMatch(/^recirc_id\(0\),in_port\(p1\),.*actions:br0\n$/);
     io = capture();
     expect(await dpctl(['del-flows'], io, env)).toBe(0);
     expect(io.stdout).toBe('');

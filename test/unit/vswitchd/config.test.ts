@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import type { DpifClient } from '../../../src/lib/dpif-client.js';
 import { map, set, uuid } from '../../../src/ovsdb/datum.js';
 import { OFPP_LOCAL } from '../../../src/vswitchd/bridge.js';
-import { portVlanConfig, reconcile, type ConfigDb, type Row } from '../../../src/vswitchd/config.js';
+import { PortStatusWatch, portStatusChanged, portVlanConfig, reconcile, waitingForDevices, type ConfigDb, type Row } from '../../../src/vswitchd/config.js';
+import { VswitchError } from '../../../src/lib/errors.js';
 import { SwitchState, type DpPort } from '../../../src/vswitchd/state.js';
 
 const log = pino({ level: 'silent' });
@@ -14,6 +15,8 @@ class FakeDp {
   next = 1;
   calls: string[] = [];
   failAdd = new Set<string>();
+  /** Names whose device does not exist (system ports). */
+  missing = new Set<string>();
   async request(method: string, params: any): Promise<any> {
     this.calls.push(method);
     switch (method) {
@@ -23,6 +26,9 @@ class FakeDp {
         const have = this.ports.find((p) => p.name === params.name && p.type === params.type);
         if (have) return { port_no: have.port_no };
         if (this.failAdd.has(params.name)) throw Object.assign(new Error('No such device'), { code: 'NETDEV_OPEN' });
+        if (this.missing.has(params.name)) {
+          throw new VswitchError('NO_SUCH_DEVICE', `could not open network device ${params.name} (No such device); to have the switch create it, use type=tap or type=internal`);
+        }
         const port_no = this.next++;
         this.ports.push({ port_no, name: params.name, type: params.type, mac: `02:00:00:00:00:${port_no.toString(16).padStart(2, '0')}` });
         return { port_no };
@@ -89,13 +95,14 @@ function setup(): { db: FakeDb; dp: FakeDp; st: SwitchState } {
 describe('reconcile', () => {
   it('creates datapath ports, assigns ofports, reports unsupported types and sets cur_cfg', async () => {
     const { db, dp, st } = setup();
+    db.iface('eth9').type = 'bogus';
     await reconcile(st, db, dp as unknown as DpifClient, log);
     expect(dp.ports.map((p) => p.name).sort()).toEqual(['br0', 'vm1', 'vm2']);
     expect(db.iface('br0').ofport).toBe(OFPP_LOCAL);
     expect(db.iface('vm1').ofport).toBe(1);
     expect(db.iface('vm2').ofport).toBe(7);
     expect(db.iface('eth9').ofport).toBe(-1);
-    expect(db.iface('eth9').error).toBe('could not open network device eth9 (type "" not supported yet; use type=tap or type=internal)');
+    expect(db.iface('eth9').error).toBe('could not open network device eth9 (unknown type "bogus"; use type=system, type=tap or type=internal)');
     expect(db.iface('vm1').mac_in_use).toMatch(/^02:00:00:00:00:0/);
     expect(db.rows('Open_vSwitch').values().next().value!.cur_cfg).toBe(3);
     const br = st.bridges.get('br0')!;
@@ -136,8 +143,71 @@ describe('reconcile', () => {
     expect(db.iface('vm2').ofport).toBe(7);
   });
 
+  it('adds "" and system interfaces as system ports; a missing device gets the helpful error', async () => {
+    const { db, dp, st } = setup();
+    dp.missing.add('eth9');
+    await reconcile(st, db, dp as unknown as DpifClient, log);
+    expect(db.iface('eth9').error).toBe('could not open network device eth9 (No such device); to have the switch create it, use type=tap or type=internal');
+    expect(db.iface('eth9').ofport).toBe(-1);
+    expect(waitingForDevices(db.rows('Interface'))).toBe(true);
+    dp.missing.clear(); // the device appeared
+    await reconcile(st, db, dp as unknown as DpifClient, log);
+    expect(dp.ports.find((p) => p.name === 'eth9')?.type).toBe('system');
+    expect(db.iface('eth9').error).toEqual(set([]));
+    expect(db.iface('eth9').ofport).toBeGreaterThan(0);
+    expect(waitingForDevices(db.rows('Interface'))).toBe(false);
+  });
+
+  it('writes the device state of a port (error, link_state) and keeps the port on its bridge', async () => {
+    const { db, dp, st } = setup();
+    db.iface('eth9').link_state = set([]);
+    await reconcile(st, db, dp as unknown as DpifClient, log);
+    const eth9 = dp.ports.find((p) => p.name === 'eth9')! as any;
+    eth9.link_state = 'up';
+    eth9.error = '';
+    await reconcile(st, db, dp as unknown as DpifClient, log);
+    expect(db.iface('eth9').link_state).toBe('up');
+    const ofport = db.iface('eth9').ofport;
+    const before = st.dpPorts.map((p) => ({ ...p }));
+    eth9.link_state = 'missing';
+    eth9.error = 'network device eth9 disappeared (No such device); the port resumes when a device of that name returns';
+    expect(portStatusChanged(before, dp.ports)).toBe(true);
+    await reconcile(st, db, dp as unknown as DpifClient, log);
+    expect(db.iface('eth9').error).toBe(eth9.error);
+    expect(db.iface('eth9').link_state).toBe('down');
+    expect(db.iface('eth9').ofport).toBe(ofport);
+    expect(portStatusChanged(st.dpPorts, dp.ports)).toBe(false);
+    eth9.link_state = 'up';
+    eth9.error = '';
+    await reconcile(st, db, dp as unknown as DpifClient, log);
+    expect(db.iface('eth9').error).toEqual(set([]));
+    expect(db.iface('eth9').link_state).toBe('up');
+  });
+
+  it('PortStatusWatch reconciles when a device state changes, and retries while one is missing', async () => {
+    const { db, dp, st } = setup();
+    await reconcile(st, db, dp as unknown as DpifClient, log);
+    st.ready = true;
+    let runs = 0;
+    const watch = new PortStatusWatch(st, () => dp as unknown as DpifClient, () => db.rows('Interface'), async () => {
+      runs++;
+      await reconcile(st, db, dp as unknown as DpifClient, log);
+    });
+    await watch.tick();
+    expect(runs).toBe(0);
+    (dp.ports.find((p) => p.name === 'eth9') as any).link_state = 'down';
+    await watch.tick();
+    expect(runs).toBe(1);
+    await watch.tick();
+    expect(runs).toBe(1);
+    db.iface('eth9').error = 'could not open network device eth9 (No such device); to have the switch create it, use type=tap or type=internal';
+    for (let i = 0; i < PortStatusWatch.RETRY_TICKS; i++) await watch.tick();
+    expect(runs).toBe(2);
+  });
+
   it('removes a deleted port from the datapath and flushes its MACs', async () => {
     const { db, dp, st } = setup();
+    db.iface('eth9').type = 'bogus'; // ofports 1 and 7 only
     await reconcile(st, db, dp as unknown as DpifClient, log);
     const br = st.bridges.get('br0')!;
     br.macs.learn(0x020000000001, 10, 1, Date.now());

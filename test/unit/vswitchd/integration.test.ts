@@ -101,7 +101,7 @@ describe('vswitchd with vsdb and the datapath', () => {
     const ifaces = ['br0', 'p1', 'p2', 'p3', 'bad0'];
     const ops: object[] = [];
     for (const name of ifaces) {
-      const type = name === 'br0' ? 'internal' : name === 'bad0' ? '' : 'tap';
+      const type = name === 'br0' ? 'internal' : name === 'bad0' ? 'bogus' : 'tap';
       ops.push({ op: 'insert', table: 'Interface', row: { name, type }, 'uuid-name': `i_${name}` });
       ops.push({ op: 'insert', table: 'Port', row: { name, interfaces: namedUuid(`i_${name}`) }, 'uuid-name': `p_${name}` });
     }
@@ -116,7 +116,7 @@ describe('vswitchd with vsdb and the datapath', () => {
     expect((byName.get('br0') as any).ofport).toBe(65534);
     expect([1, 2, 3]).toContain((byName.get('p1') as any).ofport);
     expect((byName.get('bad0') as any).ofport).toBe(-1);
-    expect((byName.get('bad0') as any).error).toMatch(/could not open network device bad0 \(type "" not supported yet/);
+    expect((byName.get('bad0') as any).error).toMatch(/could not open network device bad0 \(unknown type "bogus"; use type=system/);
     const show = await vs!.appctl.run('dpif/show', []);
     expect(show).toMatch(/^netdev@vswitch: hit:\d+ missed:\d+\n {2}br0:\n/);
     expect(show).toContain('    br0 65534/');
@@ -156,11 +156,13 @@ describe('vswitchd with vsdb and the datapath', () => {
     await vs!.revalidator.run();
     const br = vs!.state.bridges.get('br0')!;
     const p2odp = br.portByName('p2')!.odpPort;
-    const flows = (await vs!.datapath!.request('flow_dump')) as { key: number[]; actions: number[] }[];
+    const flows = await vs!.datapath!.dumpAll();
     const p1odp = br.portByName('p1')!.odpPort;
     const ab = flows.find((f) => f.key[0] === p1odp && f.key[1] === 0x02000000 && (f.key[2] >>> 16) === 0x000b);
     expect(ab).toBeDefined();
     expect(ab!.actions).toEqual([ACT_OUTPUT, p2odp]);
+    expect(ab!.mask[3]).toBe(0xffffffff); // dl_src matched
+    expect(ab!.mask[5]).toBe(0); // nw_src wildcarded
     const upcalls = vs!.state.counters.upcalls;
     for (const p of ['br0', 'p1', 'p2', 'p3']) sent(p);
     dev('p1').inject(frame(MAC(0xb), MAC(0xa), 4));
@@ -175,7 +177,7 @@ describe('vswitchd with vsdb and the datapath', () => {
     expect(dump).toMatch(/^ cookie=0x0, duration=\d+\.\d{3}s, table=0, n_packets=(\d+), n_bytes=(\d+), priority=0 actions=NORMAL\n$/);
     expect(Number(/n_packets=(\d+)/.exec(dump)![1])).toBeGreaterThanOrEqual(4);
     const dpFlows = await vs!.appctl.run('dpif/dump-flows', ['br0']);
-    expect(dpFlows).toMatch(/in_port\(p1\),.*eth\(src=02:00:00:00:00:0a,dst=02:00:00:00:00:0b\).*packets:1, .*actions:p2\n/);
+    expect(dpFlows).toMatch(/^recirc_id\(0\),in_port\(p1\),eth\(src=02:00:00:00:00:0a,dst=02:00:00:00:00:0b\),eth_type\(0x88b5\), packets:1, .*actions:p2\n/m);
     const ofShow = await vs!.appctl.run('ofctl/show', ['br0']);
     expect(ofShow).toMatch(/^OFPT_FEATURES_REPLY \(xid=0x2\): dpid:0000[0-9a-f]{12}\n/);
     expect(ofShow).toMatch(new RegExp(` ${br.portByName('p1')!.ofport}\\(p1\\): addr:02:aa:00:00:00:[0-9a-f]{2}\n`));
