@@ -45,6 +45,13 @@ export interface FlowConnectionOptions {
   /** Default time limit of request() (0: none). */
   requestTimeoutMs?: number;
   log?: Logger;
+  /**
+   * The message handler, set before anything is read. A peer may send requests right after its
+   * hello (a controller sends features_request at once), and they can be dispatched before the
+   * promise of connect() resolves, so a client that answers requests passes its handler here
+   * rather than calling onMessage() afterwards.
+   */
+  onMessage?: MessageHandler;
 }
 
 interface Pending {
@@ -104,6 +111,7 @@ export class FlowConnection extends EventEmitter {
     this.versions = opts.versions ?? SUPPORTED_VERSIONS;
     this.log = opts.log;
     this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.handler = opts.onMessage ?? null;
     this.ready = new Promise<number>((res, rej) => {
       this.readyResolve = res;
       this.readyReject = rej;
