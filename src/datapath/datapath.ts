@@ -29,7 +29,7 @@ import { DEFAULT_EMC_INSERT_INV_PROB, Emc } from './emc.js';
 import { DEFAULT_FLOW_LIMIT, MegaflowTable } from './megaflow.js';
 import { openNetdev, type NetdevType } from './netdev.js';
 import { Pipeline } from './pipeline.js';
-import { PortTable, type OpenNetdevFn, type Port } from './ports.js';
+import { PortTable, type OpenNetdevFn, type Port, type PortOptions } from './ports.js';
 import { UPCALL_MAX_BYTES, UPCALL_PORT_MAX_BYTES, UpcallQueue } from './upcall.js';
 
 /** How often the megaflow subtables are re-ranked by hits (and the EMC switched). */
@@ -81,7 +81,7 @@ export class Datapath implements DpifBackend {
     this.name = opts.name ?? 'vswitch';
     this.socketPath = opts.socketPath;
     this.log = opts.log;
-    this.ports = new PortTable(opts.openNetdev ?? ((name: string, type: NetdevType) => openNetdev(name, type)));
+    this.ports = new PortTable(opts.openNetdev ?? ((name: string, type: NetdevType, o?: PortOptions) => openNetdev(name, type, { ...o, log: opts.log })));
     this.table = new MegaflowTable(opts.flowLimit ?? DEFAULT_FLOW_LIMIT);
     this.emc = new Emc(opts.emcInsertInvProb ?? DEFAULT_EMC_INSERT_INV_PROB);
     this.actions = new ActionRunner(this.batch, this.ports, this.counters);
@@ -124,9 +124,10 @@ export class Datapath implements DpifBackend {
     this.ports.closeAll();
   }
 
-  /** Adds a port (or returns the existing one of that name and type) and starts receiving. */
-  addPort(name: string, type: NetdevType, portNo?: number): Port {
-    const { port, created } = this.ports.add(name, type, portNo);
+  /** Adds a port (or returns the existing one of that name, type and options) and starts
+   *  receiving. */
+  addPort(name: string, type: NetdevType, portNo?: number, options?: PortOptions): Port {
+    const { port, created } = this.ports.add(name, type, portNo, options);
     if (created) {
       port.netdev.start(() => this.onReadable(port));
       this.log?.info({ port: name, type, portNo: port.portNo }, 'port added');

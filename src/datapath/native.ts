@@ -20,6 +20,25 @@ export const TXS_MSGSIZE = 5;
 export const TXS_OTHER = 6;
 export const TX_STATS_SLOTS = 7;
 
+/** Slots of the rx state Int32Array of streamRecvBurst (stream.c). */
+export const RS_HEAD = 0;
+export const RS_TAIL = 1;
+export const RS_STATUS = 2;
+export const RS_MORE = 3;
+export const RS_BADLEN = 4;
+export const RS_SLOTS = 5;
+/** RS_STATUS values besides 0 and -errno: the peer closed; a frame length was impossible. */
+export const RS_EOF = 1;
+export const RS_BAD = 2;
+/** Slots of the tx state Int32Array of streamSendBurst (stream.c). */
+export const PS_HEAD = 0;
+export const PS_TAIL = 1;
+export const PS_ERRNO = 2;
+export const PS_SLOTS = 3;
+/** pollStart / pollSetEvents event bits (libuv's UV_READABLE, UV_WRITABLE). */
+export const POLL_READABLE = 1;
+export const POLL_WRITABLE = 2;
+
 /** TUNSETOFFLOAD flags (linux/if_tun.h): offloads the kernel may leave to a vnet-header tap. */
 export const TUN_F_CSUM = 0x01;
 export const TUN_F_TSO4 = 0x02;
@@ -87,10 +106,32 @@ export interface VswitchIo {
   packetSendBurst(fd: number, buf: Uint8Array, offs: Int32Array, lens: Int32Array, count: number,
     vnet: Uint8Array, vnetLen: number, txStats: Float64Array): number;
   /** Calls cb on the event loop whenever fd is readable; returns a handle id. On a poll error
-   *  the poll stops and cb gets the (negative) status once. */
-  pollStart(fd: number, cb: (status?: number) => void): number;
+   *  the poll stops and cb gets the (negative) status once. With `events` (POLL_READABLE |
+   *  POLL_WRITABLE) it watches those and cb gets (undefined, events fired) each time. */
+  pollStart(fd: number, cb: (status?: number, events?: number) => void, events?: number): number;
   /** Stops a poll; unknown or already-stopped handles are ignored. */
   pollStop(handle: number): void;
+  /** Changes the events a poll watches (1, 2 or 3); unknown handles are ignored. */
+  pollSetEvents(handle: number, events: number): void;
+  /** A non-blocking Unix stream socket listening on `path` (file mode `mode` and group `gid`,
+   *  unless -1, set before it listens); a stale socket file is replaced. Throws EADDRINUSE
+   *  (live listener), EEXIST (not a socket), ENOENT, EACCES, EPERM (chown), ENAMETOOLONG ... */
+  unixListen(path: string, mode: number, gid?: number): number;
+  /** accept4() one connection: its fd (non-blocking), -EAGAIN if none waits, or -errno. */
+  unixAccept(fd: number): number;
+  /** True when the peer closed its end of the connection or the socket failed. */
+  streamPeerGone(fd: number): boolean;
+  /** Hot. Delivers up to maxFrames length-prefixed frames into the slots (laid out as
+   *  tapRecvBurst) from ring[rs[RS_HEAD]..rs[RS_TAIL]) and, when it holds no complete frame,
+   *  from a read() into the ring. Updates rs (RS_*). Returns the frames delivered. */
+  streamRecvBurst(fd: number, ring: Uint8Array, rs: Int32Array, buf: Uint8Array, slotSize: number, headroom: number,
+    maxFrames: number, offs: Int32Array, lens: Int32Array): number;
+  /** Hot. Sends frames i<count, each behind a 4-byte big-endian length, after the bytes still
+   *  pending in pend[ps[PS_HEAD]..ps[PS_TAIL]); what the socket does not take is queued in pend
+   *  while it fits, the rest dropped (txStats TXS_AGAIN). A dead peer: rest dropped as TXS_DOWN,
+   *  ps[PS_ERRNO] set. Returns the frames accepted. */
+  streamSendBurst(fd: number, buf: Uint8Array, offs: Int32Array, lens: Int32Array, count: number,
+    pend: Uint8Array, ps: Int32Array, txStats: Float64Array): number;
 }
 
 /** Thrown when build/Release/vswitch_io.node is missing or cannot be loaded. */

@@ -1,8 +1,9 @@
 /*
  * The netdev provider interface: how the datapath receives and sends bursts of frames on a port,
  * whatever the port is (tap and internal: tap devices the switch creates; system: an existing
- * device reached through an AF_PACKET socket; dummy: in memory for tests). The datapath calls
- * openNetdev() when a port is added (control path) and rxBurst / txBurst per batch (hot).
+ * device reached through an AF_PACKET socket; stream: a Unix socket a VM connects to; dummy: in
+ * memory for tests). The datapath calls openNetdev() when a port is added (control path) and
+ * rxBurst / txBurst per batch (hot).
  * Providers never throw or allocate in rxBurst/txBurst; every dropped frame is counted under a
  * named reason. Each frame carries a virtio-net header (batch.ts) in and out; `offloads` says
  * what a port takes whole (offload.ts decides the rest).
@@ -12,10 +13,11 @@ import type { Logger } from '../lib/log.js';
 import { isNativeError } from './native.js';
 import type { PacketBatch } from './batch.js';
 import { DummyNetdev } from './netdev-dummy.js';
+import { StreamNetdev } from './netdev-stream.js';
 import { SystemNetdev } from './netdev-system.js';
 import { TapNetdev } from './netdev-tap.js';
 
-export type NetdevType = 'tap' | 'internal' | 'system' | 'dummy';
+export type NetdevType = 'tap' | 'internal' | 'system' | 'stream' | 'dummy';
 
 /** What `port_list` says about a port's device: 'up' (admin up and carrier), 'down', or
  *  'missing' (a system port whose device is gone; it comes back when the device does). */
@@ -72,6 +74,11 @@ export interface NetdevOptions {
   vnetHdr?: boolean;
   /** dummy: the OFFLOAD_* bits it claims (default 0: everything finished in software). */
   offloads?: number;
+  /** stream: the Unix socket to listen on (absolute), its permission bits (octal string,
+   *  default 0660) and group (name or number): the Interface's options path, mode, group. */
+  path?: string;
+  mode?: string;
+  group?: string;
   /** Where a port reports its device coming and going. */
   log?: Logger;
 }
@@ -124,8 +131,10 @@ export function openNetdev(name: string, type: NetdevType, options: NetdevOption
       }
     case 'system':
       return SystemNetdev.open(name, options);
+    case 'stream':
+      return StreamNetdev.open(name, options);
     default:
-      throw new NetdevOpenError(`port '${name}': unknown interface type '${String(type)}'; expected tap, internal, system or dummy`);
+      throw new NetdevOpenError(`port '${name}': unknown interface type '${String(type)}'; expected tap, internal, system, stream or dummy`);
   }
 }
 

@@ -5,8 +5,9 @@
  * Port numbers start at 1 (0 is never used) and are the datapath's own.
  */
 import { VswitchError } from '../lib/errors.js';
+import { sameStreamOptions } from '../lib/stream-options.js';
 import { BATCH_MAX, VNET_WORDS } from './batch.js';
-import type { Netdev, NetdevType } from './netdev.js';
+import type { Netdev, NetdevOptions, NetdevType } from './netdev.js';
 
 /** Frames a port's tx queue holds before it is flushed early. */
 export const TXQ_MAX = BATCH_MAX * 4;
@@ -36,7 +37,10 @@ export class BadRequestError extends VswitchError {
   }
 }
 
-export type OpenNetdevFn = (name: string, type: NetdevType) => Netdev;
+/** What port_add may configure on a port (stream: the socket's path, mode and group). */
+export type PortOptions = Pick<NetdevOptions, 'path' | 'mode' | 'group'>;
+
+export type OpenNetdevFn = (name: string, type: NetdevType, options?: PortOptions) => Netdev;
 
 /** Slots of Port.offload, counted by the action runner for frames sent on the port. */
 export const PO_TX_GSO = 0;
@@ -53,6 +57,8 @@ export class Port {
   readonly name: string;
   readonly type: NetdevType;
   readonly netdev: Netdev;
+  /** As given to port_add ({} for most types). */
+  readonly options: PortOptions;
   /** Tx queue: frame k is batch buffer [txOffs[k], txOffs[k]+txLens[k]). */
   readonly txOffs: Int32Array;
   readonly txLens: Int32Array;
@@ -74,11 +80,12 @@ export class Port {
     return out;
   }
 
-  constructor(portNo: number, name: string, type: NetdevType, netdev: Netdev) {
+  constructor(portNo: number, name: string, type: NetdevType, netdev: Netdev, options: PortOptions = {}) {
     this.portNo = portNo;
     this.name = name;
     this.type = type;
     this.netdev = netdev;
+    this.options = options;
     this.txOffs = new Int32Array(TXQ_MAX);
     this.txLens = new Int32Array(TXQ_MAX);
     this.txVnet = new Uint16Array(TXQ_MAX * VNET_WORDS);
@@ -106,13 +113,14 @@ export class PortTable {
   }
 
   /**
-   * Adds port `name` (opening its device), or returns the existing port of that name and type
-   * untouched. Throws BadRequestError, PortExistsError, or the netdev's NETDEV_OPEN error.
+   * Adds port `name` (opening its device), or returns the existing port of that name, type and
+   * options untouched. Throws BadRequestError, PortExistsError, or the netdev's NETDEV_OPEN error.
    */
-  add(name: string, type: NetdevType, portNo?: number): { port: Port; created: boolean } {
+  add(name: string, type: NetdevType, portNo?: number, options: PortOptions = {}): { port: Port; created: boolean } {
     const existing = this.byName.get(name);
     if (existing) {
       if (existing.type !== type) throw new PortExistsError(`port '${name}' already exists with type ${existing.type} (port ${existing.portNo})`);
+      if (!sameStreamOptions(existing.options, options)) throw new PortExistsError(`port '${name}' already exists with other options (port ${existing.portNo}); delete it first`);
       return { port: existing, created: false };
     }
     let no: number;
@@ -126,8 +134,8 @@ export class PortTable {
       while (this.get(no)) no++;
       if (no > MAX_PORT_NO) throw new BadRequestError('no free port number');
     }
-    const netdev = this.open(name, type);
-    const port = new Port(no, name, type, netdev);
+    const netdev = this.open(name, type, options);
+    const port = new Port(no, name, type, netdev, options);
     while (this.byNo.length <= no) this.byNo.push(null);
     this.byNo[no] = port;
     this.byName.set(name, port);

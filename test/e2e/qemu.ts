@@ -106,6 +106,9 @@ export interface GuestOptions {
   memoryMb?: number;
   /** QEMU's environment, which tap scripts see (VSWITCH_BRIDGE, VSWITCH_RUNDIR). */
   env?: NodeJS.ProcessEnv;
+  /** Run QEMU as this user and group id (e.g. an unprivileged VM on a stream socket). */
+  uid?: number;
+  gid?: number;
 }
 
 const live = new Set<Guest>();
@@ -165,7 +168,7 @@ export class Guest {
       // romfile= : no iPXE option ROM, the guest boots its kernel directly.
       '-device', `virtio-net-pci,netdev=n0,mac=${mac},romfile=`,
     ];
-    const child = spawn(QEMU, args, { env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(QEMU, args, { env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], uid: o.uid, gid: o.gid });
     if (child.pid === undefined) throw new Error(`could not start ${QEMU} for guest ${name}`);
     const g = new Guest(child, name, mac);
     live.add(g);

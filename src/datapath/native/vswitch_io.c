@@ -156,11 +156,10 @@ static void poll_stop_rec(instance *inst, poll_rec *rec) {
 }
 
 static void on_poll(uv_poll_t *h, int status, int events) {
-  (void)events;
   poll_rec *rec = h->data;
   napi_env env = rec->env;
   napi_handle_scope scope;
-  napi_value cb, recv, arg;
+  napi_value cb, recv, args[2];
   size_t argc = 0;
   /* A poll error (e.g. the fd went bad) would repeat forever: stop, and tell the callback (its
      rxBurst sees the error too) so its owner can restart the poll once the fd is good again. */
@@ -169,8 +168,15 @@ static void on_poll(uv_poll_t *h, int status, int events) {
   rec->in_callback = 1;
   napi_get_reference_value(env, rec->cb, &cb);
   napi_get_global(env, &recv); /* napi_make_callback needs an object receiver */
-  if (status < 0 && napi_create_int32(env, status, &arg) == napi_ok) argc = 1;
-  if (napi_make_callback(env, rec->ctx, recv, cb, argc, argc ? &arg : NULL, NULL) == napi_pending_exception) {
+  if (status < 0) napi_create_int32(env, status, &args[0]);
+  else napi_get_undefined(env, &args[0]);
+  if (rec->report_events) {
+    napi_create_int32(env, status < 0 ? 0 : events, &args[1]);
+    argc = 2;
+  } else if (status < 0) {
+    argc = 1;
+  }
+  if (napi_make_callback(env, rec->ctx, recv, cb, argc, argc ? args : NULL, NULL) == napi_pending_exception) {
     napi_value err;
     napi_get_and_clear_last_exception(env, &err);
     napi_fatal_exception(env, err);
@@ -181,21 +187,29 @@ static void on_poll(uv_poll_t *h, int status, int events) {
 }
 
 /*
- * pollStart(fd: number, cb: (status?: number) => void): number
+ * pollStart(fd: number, cb: (status?: number, events?: number) => void, events?: number): number
  * Watches fd for readability on the Node event loop (uv_poll_t, UV_READABLE, level-triggered)
  * and calls cb (through napi_make_callback, so promise jobs run after it) each time the loop
- * finds it readable. On a poll error (POLLERR: a device gone or down under the fd) the poll is
- * stopped and cb gets the negative libuv status once; pollStop is still needed to free it. An exception in cb is reported as uncaught. Returns a handle id (> 0) for
- * pollStop. The active poll keeps the event loop alive. Throws EINVAL for bad arguments, or
- * the errno from uv_poll_init/uv_poll_start (e.g. EBADF, EPERM for a regular file).
+ * finds it readable. With `events` (a mask of 1 = readable, 2 = writable) it watches those
+ * instead and cb gets (undefined, the events that fired) each time. On a poll error (POLLERR:
+ * a device gone or down under the fd) the poll is stopped and cb gets the negative libuv
+ * status once (and events 0); pollStop is still needed to free it. An exception in cb is
+ * reported as uncaught. Returns a handle id (> 0) for pollStop. The active poll keeps the
+ * event loop alive. Throws EINVAL for bad arguments, or the errno from
+ * uv_poll_init/uv_poll_start (e.g. EBADF, EPERM for a regular file).
  */
 static napi_value poll_start(napi_env env, napi_callback_info info) {
-  napi_value argv[2], name;
-  int32_t fd;
+  napi_value argv[3], name;
+  int32_t fd, events = UV_READABLE;
   uv_loop_t *loop;
   instance *inst = get_inst(env);
-  int rc;
-  if (!get_args(env, info, 2, 2, argv, "pollStart")) return NULL;
+  int rc, report = 0;
+  if (!get_args(env, info, 2, 3, argv, "pollStart")) return NULL;
+  if (!is_type(env, argv[2], napi_undefined)) {
+    if (!get_int(env, argv[2], 1, UV_READABLE | UV_WRITABLE, &events))
+      return throw_inval(env, "pollStart", "(events must be 1, 2 or 3)");
+    report = 1;
+  }
   if (!get_int(env, argv[0], 0, INT32_MAX, &fd) || !is_type(env, argv[1], napi_function))
     return throw_inval(env, "pollStart", "(expected fd and callback)");
   if (!inst || napi_get_uv_event_loop(env, &loop) != napi_ok) return throw_inval(env, "pollStart", "(no loop)");
@@ -207,7 +221,8 @@ static napi_value poll_start(napi_env env, napi_callback_info info) {
     free(rec);
     return throw_errno(env, -rc, "uv_poll_init", NULL);
   }
-  if ((rc = uv_poll_start(&rec->handle, UV_READABLE, on_poll)) < 0) {
+  rec->report_events = report;
+  if ((rc = uv_poll_start(&rec->handle, events, on_poll)) < 0) {
     close_rec(rec);
     return throw_errno(env, -rc, "uv_poll_start", NULL);
   }
@@ -238,6 +253,29 @@ static napi_value poll_stop(napi_env env, napi_callback_info info) {
       poll_stop_rec(inst, r);
       break;
     }
+  }
+  return undefined(env);
+}
+
+/*
+ * pollSetEvents(handle: number, events: number): void
+ * Changes what a poll started by pollStart watches (1 = readable, 2 = writable, 3 = both).
+ * Unknown, stopped or stopping handles are ignored. Throws EINVAL for bad arguments, or the
+ * errno from uv_poll_start.
+ */
+static napi_value poll_set_events(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  int32_t id, events;
+  int rc;
+  instance *inst = get_inst(env);
+  if (!get_args(env, info, 2, 2, argv, "pollSetEvents")) return NULL;
+  if (!get_int(env, argv[0], 0, INT32_MAX, &id) || !get_int(env, argv[1], 1, UV_READABLE | UV_WRITABLE, &events))
+    return throw_inval(env, "pollSetEvents", "(bad handle or events)");
+  for (poll_rec *r = inst ? inst->polls : NULL; r; r = r->next) {
+    if (r->id != (uint32_t)id) continue;
+    if (!r->stop_pending && (rc = uv_poll_start(&r->handle, events, on_poll)) < 0)
+      return throw_errno(env, -rc, "uv_poll_start", NULL);
+    break;
   }
   return undefined(env);
 }
@@ -290,7 +328,9 @@ NAPI_MODULE_INIT() {
     {"pollStart", poll_start},   {"pollStop", poll_stop},         {"tapSetOffload", tap_set_offload},
     {"linkFlags", link_flags},   {"packetOpen", packet_open},     {"tapRecvBurst", tap_recv_burst},
     {"tapSendBurst", tap_send_burst}, {"packetRecvBurst", packet_recv_burst},
-    {"packetSendBurst", packet_send_burst},
+    {"packetSendBurst", packet_send_burst}, {"pollSetEvents", poll_set_events},
+    {"unixListen", unix_listen}, {"unixAccept", unix_accept}, {"streamPeerGone", stream_peer_gone},
+    {"streamRecvBurst", stream_recv_burst}, {"streamSendBurst", stream_send_burst},
   };
   instance *inst = calloc(1, sizeof *inst);
   if (!inst || napi_set_instance_data(env, inst, NULL, NULL) != napi_ok ||

@@ -1,7 +1,8 @@
 /*
  * vswitch_io.h: what the parts of the vswitch_io addon share (vswitch_io.c: module setup,
  * argument helpers, readiness polls; link.c: opening tap devices and packet sockets, link
- * ioctls; burst.c: the hot burst I/O). Not a public interface: only native.ts calls the addon.
+ * ioctls; burst.c: the hot burst I/O; stream.c: Unix stream sockets of stream ports). Not a
+ * public interface: only native.ts calls the addon.
  */
 #ifndef VSWITCH_IO_H
 #define VSWITCH_IO_H
@@ -57,6 +58,7 @@ typedef struct poll_rec {
   int fd;
   int in_callback;    /* JS callback running: teardown is deferred until it returns */
   int stop_pending;   /* pollStop arrived during the callback */
+  int report_events;  /* started with an events mask: cb gets (status, events) */
   struct poll_rec *next;
   struct instance *inst;
 } poll_rec;
@@ -105,5 +107,12 @@ napi_value packet_recv_burst(napi_env env, napi_callback_info info);
 napi_value tap_send_burst(napi_env env, napi_callback_info info);
 napi_value packet_send_burst(napi_env env, napi_callback_info info);
 napi_value last_send_errno(napi_env env, napi_callback_info info);
+
+/* Unix stream sockets for stream ports (stream.c). */
+napi_value unix_listen(napi_env env, napi_callback_info info);
+napi_value unix_accept(napi_env env, napi_callback_info info);
+napi_value stream_peer_gone(napi_env env, napi_callback_info info);
+napi_value stream_recv_burst(napi_env env, napi_callback_info info);
+napi_value stream_send_burst(napi_env env, napi_callback_info info);
 
 #endif
