@@ -22,17 +22,23 @@
  * segments built in the scratch area behind the slots (flushing every queue first when it is
  * full). Counted per egress port (Port.offload).
  *
+ * Header rewrites (ACT_SET_*) are done by set-field.ts on the current version, made a new
+ * version first when a queue holds it; ACT_USERSPACE hands the current version to the upcall
+ * queue (a packet-in for vswitchd).
+ *
  * Notes on performance: run() and flush() allocate nothing (execute() makes one typed-array
  * view to copy an EXECUTE packet in, once per miss); ports are looked up by number in a dense
  * array; the dirty list is a preallocated array with a count; an unknown port costs one store.
  */
-import { ACT_OUTPUT, ACT_POP_VLAN, ACT_PUSH_VLAN } from '../lib/dpif-proto.js';
+import { ACT_OUTPUT, ACT_POP_VLAN, ACT_PUSH_VLAN, ACT_SET_ARP, ACT_SET_ETH, ACT_USERSPACE } from '../lib/dpif-proto.js';
 import {
   BATCH_MAX, RX_HEADROOM, SCRATCH_SIZE, SCRATCH_START, SLOT_SIZE, slotOf, V_CSUM_OFFSET, V_CSUM_START, V_FLAGS_GSO,
   V_HDR_LEN, VIRTIO_NET_HDR_F_NEEDS_CSUM, VNET_WORDS, type PacketBatch,
 } from './batch.js';
 import { C_ACTION_TOO_LONG, C_EXEC_BAD_ACTIONS, C_TX_FAILED, C_TX_NO_PORT, type Counters } from './counters.js';
 import { completeCsum, FIX_CSUM, FIX_NONE, inferOffload, offloadFix, Segmenter } from './offload.js';
+import { runSetAction } from './set-field.js';
+import type { UpcallQueue } from './upcall.js';
 import {
   PO_TX_GSO, PO_TX_OFFLOAD_BAD, PO_TX_SW_CSUM, PO_TX_SW_SEGMENTED, PO_TX_SW_SEGMENTS, TXQ_MAX, type Port, type PortTable,
 } from './ports.js';
@@ -58,6 +64,8 @@ export class ActionRunner {
   private nDirty = 0;
   /** Next free slot for EXECUTE packets (slots are free between pipeline runs). */
   private execSlot = 0;
+  /** Where ACT_USERSPACE sends frames (set by the dpif server); null: they are not sent. */
+  upcalls: UpcallQueue | null = null;
 
   constructor(batch: PacketBatch, private readonly ports: PortTable, counters: Counters) {
     this.buf = batch.buf;
@@ -159,6 +167,24 @@ export class ActionRunner {
         clen -= VLAN_HLEN;
         queued = false;
         this.shiftL4(-VLAN_HLEN);
+      } else if (op === ACT_USERSPACE) {
+        if (i + 1 >= n || i + 2 + acts[i + 1] > n || acts[i + 1] < 2) break;
+        if (this.upcalls !== null) this.upcalls.userspace(acts, i, buf, cur, clen);
+        i += 2 + acts[i + 1];
+      } else if (op >= ACT_SET_ETH && op <= ACT_SET_ARP) {
+        // Header rewrite (set-field.ts): queued copies keep their bytes, so a new version first.
+        if (queued) {
+          const np = (tail + ALIGN - 1) & ~(ALIGN - 1);
+          if (np + clen > slotEnd) this.flushQueues();
+          else {
+            buf.copyWithin(np, cur, cur + clen);
+            cur = low = np;
+            tail = np + clen;
+          }
+          queued = false;
+        }
+        i = runSetAction(buf, cur, clen, this.vm, acts, i, n);
+        if (i < 0) break;
       } else {
         this.cv[C_EXEC_BAD_ACTIONS]++;
         return;

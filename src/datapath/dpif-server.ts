@@ -24,6 +24,7 @@ import {
   T_FLOW_PUT, T_HELLO, T_REPLY, T_REQUEST, validActions,
 } from '../lib/dpif-proto.js';
 import type { Logger } from '../lib/log.js';
+import { STREAM_OPTION_KEYS } from '../lib/stream-options.js';
 import type { ActionRunner } from './actions.js';
 import {
   C_BAD_DPIF_MESSAGE, C_DUMP_PAGES, C_EXEC_BAD_ACTIONS, C_EXEC_TOO_LONG, C_EXECUTED, C_FLOW_DEL, C_FLOW_LIMIT,
@@ -33,7 +34,7 @@ import { writeDumpPage } from './dump.js';
 import type { Emc } from './emc.js';
 import type { MegaflowTable } from './megaflow.js';
 import type { NetdevType } from './netdev.js';
-import { BadRequestError, type Port, type PortTable } from './ports.js';
+import { BadRequestError, type Port, type PortOptions, type PortTable } from './ports.js';
 import type { UpcallQueue } from './upcall.js';
 
 /** What the server needs from the datapath (implemented by Datapath). */
@@ -48,7 +49,7 @@ export interface DpifBackend {
   emcMinProbes: number;
   /** Re-ranks subtables and re-decides the EMC now. */
   tick(): void;
-  addPort(name: string, type: NetdevType, portNo?: number): Port;
+  addPort(name: string, type: NetdevType, portNo?: number, options?: PortOptions): Port;
   delPort(portNo: number): void;
   stats(): DpStats;
 }
@@ -71,7 +72,7 @@ export class SocketInUseError extends VswitchError {
   }
 }
 
-const PORT_TYPES: readonly string[] = ['tap', 'internal', 'system', 'dummy'];
+const PORT_TYPES: readonly string[] = ['tap', 'internal', 'system', 'stream', 'dummy'];
 /** Dumps a connection may have open; starting one more forgets its oldest. */
 const MAX_DUMPS = 8;
 
@@ -104,6 +105,7 @@ export class DpifServer {
 
   constructor(private readonly dp: DpifBackend, private readonly log?: Logger) {
     this.cv = dp.counters.v;
+    dp.actions.upcalls = dp.upcalls; // ACT_USERSPACE: packet-ins go up with the misses
   }
 
   get vswitchdConnected(): boolean {
@@ -167,6 +169,7 @@ export class DpifServer {
       conn.sock.destroy();
     }
     this.dp.actions.flush(); // EXECUTEs of this chunk go out now, before any pipeline run
+    this.dp.upcalls.flush(); // and the packet-ins (ACT_USERSPACE) they made go up
     conn.flush();
   }
 
@@ -274,7 +277,8 @@ export class DpifServer {
         if (typeof p.name !== 'string' || p.name === '') throw new BadRequestError('port_add: params.name must be a non-empty string');
         if (typeof p.type !== 'string' || !PORT_TYPES.includes(p.type)) throw new BadRequestError(`port_add: params.type must be one of ${PORT_TYPES.join(', ')}`);
         if (p.port_no !== undefined && p.port_no !== null && typeof p.port_no !== 'number') throw new BadRequestError('port_add: params.port_no must be a number');
-        const port = dp.addPort(p.name, p.type as NetdevType, (p.port_no ?? undefined) as number | undefined);
+        const options = portOptions(p.options);
+        const port = dp.addPort(p.name, p.type as NetdevType, (p.port_no ?? undefined) as number | undefined, options);
         return { port_no: port.portNo };
       }
       case 'port_del':
@@ -285,7 +289,7 @@ export class DpifServer {
         return dp.ports.list().map((port) => {
           const s = port.netdev.stats;
           return {
-            port_no: port.portNo, name: port.name, type: port.type, mac: port.netdev.mac(),
+            port_no: port.portNo, name: port.name, type: port.type, options: port.options, mac: port.netdev.mac(),
             link_state: port.netdev.linkState(), error: port.netdev.error(), counters: port.counters(),
             stats: {
               rx_packets: s.rxPackets, rx_bytes: s.rxBytes, tx_packets: s.txPackets, tx_bytes: s.txBytes,
@@ -386,6 +390,19 @@ export class DpifServer {
     if (!this.dp.actions.execute(acts, n, buf, p + 4, pktLen)) { this.cv[C_EXEC_TOO_LONG]++; return; }
     this.cv[C_EXECUTED]++;
   }
+}
+
+/** port_add's params.options: an object of strings, keys among STREAM_OPTION_KEYS. */
+function portOptions(o: unknown): PortOptions {
+  const out: PortOptions = {};
+  if (o === undefined || o === null) return out;
+  const bad = new BadRequestError(`port_add: params.options must be an object of strings with keys ${STREAM_OPTION_KEYS.join(', ')}`);
+  if (typeof o !== 'object' || Array.isArray(o)) throw bad;
+  for (const [k, v] of Object.entries(o)) {
+    if (!(STREAM_OPTION_KEYS as readonly string[]).includes(k) || typeof v !== 'string') throw bad;
+    out[k as keyof PortOptions] = v;
+  }
+  return out;
 }
 
 function answers(path: string): Promise<boolean> {

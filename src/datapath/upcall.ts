@@ -1,8 +1,9 @@
 /*
  * Upcall queues (hot on misses): frames that missed both flow caches go to vswitchd as UPCALL
- * messages (src/lib/dpif-proto.ts). Called by the pipeline (miss, flush) and the dpif server
- * (attach/detach the vswitchd connection). Owns one queue per ingress port and the budget of
- * bytes in flight to vswitchd.
+ * messages (src/lib/dpif-proto.ts), and frames an ACT_USERSPACE action sends up (packet-ins,
+ * UPCALL_ACTION). Called by the pipeline (miss, flush), the action runner (userspace) and the
+ * dpif server (attach/detach the vswitchd connection). Owns one queue per ingress port and the
+ * budget of bytes in flight to vswitchd.
  *
  * Fairness and bounds: a miss is written as a complete UPCALL frame into its ingress port's
  * queue (a byte buffer). pump() moves frames to the socket round-robin, one frame per port per
@@ -23,8 +24,9 @@
  */
 import type { Socket } from 'node:net';
 import { KEY_BYTES, KEY_WORDS } from '../lib/flow-key.js';
-import { HEADER_BYTES, T_UPCALL, UPCALL_MISS, type FrameWriter } from '../lib/dpif-proto.js';
+import { HEADER_BYTES, T_UPCALL, UPCALL_ACTION, UPCALL_MISS, type FrameWriter } from '../lib/dpif-proto.js';
 import { C_UPCALL_LIMIT, C_UPCALL_LOST, C_UPCALL_QUEUE_FULL, C_UPCALL_SENT, type Counters } from './counters.js';
+import { extractKey } from './extract.js';
 
 /** Default bound on all upcall bytes in flight (port queues + unsent on the socket). */
 export const UPCALL_MAX_BYTES = 4 * 1024 * 1024;
@@ -34,6 +36,7 @@ export const UPCALL_PORT_MAX_BYTES = 256 * 1024;
 export const SOCK_LOW_WATER = 256 * 1024;
 const RING_MIN = 4096;
 const UPCALL_OVERHEAD = HEADER_BYTES + KEY_BYTES + 8;
+const NO_USER = new Int32Array(0);
 
 /** One ingress port's queue: complete UPCALL frames in buf[head, tail). */
 class PortQueue {
@@ -61,6 +64,8 @@ export class UpcallQueue {
   /** Bytes in all port queues. */
   private queued = 0;
   private readonly onDrain: () => void;
+  /** Key of a frame sent up by ACT_USERSPACE (extracted from its current bytes). */
+  private readonly key = new Uint32Array(KEY_WORDS);
   /** Bound on one port's queue. */
   portMaxBytes: number;
 
@@ -102,12 +107,37 @@ export class UpcallQueue {
 
   /** Queues an UPCALL for the frame buf[off, off+len) received on `inPort` with key keys[ko..]. Never throws. Hot. */
   miss(inPort: number, keys: Uint32Array, ko: number, buf: Uint8Array, off: number, len: number): void {
+    this.enqueue(inPort, keys, ko, buf, off, len, UPCALL_MISS, len, NO_USER, 0, -1);
+  }
+
+  /**
+   * Queues an UPCALL_ACTION for the frame buf[off, off+len) as the ACT_USERSPACE action at
+   * acts[i] says (src/lib/dpif-proto.ts): reported on the port it names, with the key of the
+   * frame as it is now, cut to its max_len, followed by its userdata. Same bounds as a miss.
+   * Never throws. Per packet of a flow with a controller action.
+   */
+  userspace(acts: Int32Array, i: number, buf: Uint8Array, off: number, len: number): void {
+    const inPort = acts[i + 2];
+    if (inPort < 0 || inPort > 0xffff) {
+      this.cv[C_UPCALL_LOST]++;
+      return;
+    }
+    const maxLen = acts[i + 3];
+    extractKey(buf, off, len, inPort, this.key, 0);
+    this.enqueue(inPort, this.key, 0, buf, off, maxLen >= 0 && maxLen < len ? maxLen : len, UPCALL_ACTION, len, acts, i + 4, acts[i + 1] - 2);
+  }
+
+  /** Writes one UPCALL frame into `inPort`'s queue (nUser < 0: no UPCALL_ACTION extras). */
+  private enqueue(
+    inPort: number, keys: Uint32Array, ko: number, buf: Uint8Array, off: number, len: number, reason: number, totalLen: number,
+    user: Int32Array, ui: number, nUser: number,
+  ): void {
     const sock = this.sock;
     if (sock === null || !sock.writable) {
       this.cv[C_UPCALL_LOST]++;
       return;
     }
-    const fl = UPCALL_OVERHEAD + len;
+    const fl = UPCALL_OVERHEAD + len + (nUser >= 0 ? 8 + 4 * nUser : 0);
     let q = inPort < this.queues.length ? this.queues[inPort] : null;
     if (q === null) q = this.newQueue(inPort);
     const inQueue = q.tail - q.head;
@@ -132,9 +162,19 @@ export class UpcallQueue {
       b.writeUInt32LE(keys[ko + i], p);
       p += 4;
     }
-    b.writeUInt32LE(UPCALL_MISS, p);
+    b.writeUInt32LE(reason, p);
     b.writeUInt32LE(len, p + 4);
     b.set(buf.subarray(off, off + len), p + 8);
+    p += 8 + len;
+    if (nUser >= 0) {
+      b.writeUInt32LE(totalLen, p);
+      b.writeUInt32LE(nUser, p + 4);
+      p += 8;
+      for (let k = 0; k < nUser; k++) {
+        b.writeInt32LE(user[ui + k], p);
+        p += 4;
+      }
+    }
     q.tail += fl;
     this.queued += fl;
     if (!q.listed) this.list(inPort, q);

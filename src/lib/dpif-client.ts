@@ -25,6 +25,7 @@ import {
   T_REPLY,
   T_REQUEST,
   T_UPCALL,
+  UPCALL_ACTION,
   parseJsonBody,
   readKey,
 } from './dpif-proto.js';
@@ -32,7 +33,12 @@ import { ConnectError, TimeoutError, VswitchError } from './errors.js';
 import { FlowDumpPage, type DumpedFlow } from './flow-dump.js';
 
 export type DpifRole = 'vswitchd' | 'tool';
-export type UpcallCallback = (key: Uint32Array, reason: number, packet: Buffer) => void;
+/**
+ * An upcall: its key, reason (UPCALL_MISS, UPCALL_ACTION), the packet and, for UPCALL_ACTION,
+ * the action's userdata words and the packet's length before max_len cut it (else null, -1).
+ * Every argument is only valid during the call.
+ */
+export type UpcallCallback = (key: Uint32Array, reason: number, packet: Buffer, userdata: Int32Array | null, totalLen: number) => void;
 
 /** Default time a control request may take (a flow_dump of a full table is the slowest). */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30000;
@@ -285,7 +291,20 @@ export class DpifClient {
         this.badFrames++;
         return;
       }
-      this.upcallCb(this.upKey, reason, buf.subarray(start, start + pktLen));
+      let user: Int32Array | null = null;
+      let totalLen = -1;
+      if (reason === UPCALL_ACTION) {
+        const p = start + pktLen;
+        const nUser = p + 8 <= off + len ? buf.readUInt32LE(p + 4) : -1;
+        if (nUser < 0 || p + 8 + 4 * nUser !== off + len) {
+          this.badFrames++;
+          return;
+        }
+        totalLen = buf.readUInt32LE(p);
+        user = new Int32Array(nUser);
+        for (let i = 0; i < nUser; i++) user[i] = buf.readInt32LE(p + 8 + 4 * i);
+      }
+      this.upcallCb(this.upKey, reason, buf.subarray(start, start + pktLen), user, totalLen);
       return;
     }
     if (type === T_DUMP_REPLY) {

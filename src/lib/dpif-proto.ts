@@ -14,8 +14,9 @@
  */
 import { KEY_BYTES, KEY_WORDS } from './flow-key.js';
 
-/** Version 2: megaflows (FLOW_PUT/FLOW_DEL carry a mask), binary paged DUMP replacing flow_dump. */
-export const DPIF_VERSION = 2;
+/** Version 2: megaflows (FLOW_PUT/FLOW_DEL carry a mask), binary paged DUMP replacing flow_dump.
+ *  Version 3: header-rewrite actions (ACT_SET_*), ACT_USERSPACE and UPCALL_ACTION upcalls. */
+export const DPIF_VERSION = 3;
 export const HEADER_BYTES = 12;
 /** A frame larger than this is a protocol error (the connection is closed). */
 export const MAX_FRAME = 16 * 1024 * 1024;
@@ -23,7 +24,7 @@ export const MAX_FRAME = 16 * 1024 * 1024;
 export const T_HELLO = 1;     // JSON {role: 'vswitchd' | 'tool', version}; reply REPLY {result:{version,name}}
 export const T_REQUEST = 2;   // JSON {method, params}; reply REPLY with the same xid
 export const T_REPLY = 3;     // JSON {result} or {error: {code, message}}
-export const T_UPCALL = 10;   // dp -> vswitchd: key | u32 reason | u32 pktLen | packet
+export const T_UPCALL = 10;   // dp -> vswitchd: key | u32 reason | u32 pktLen | packet [| UPCALL_ACTION extras]
 export const T_FLOW_PUT = 11; // vswitchd -> dp: key | mask | u32 nActions | i32 actions[n]
 export const T_EXECUTE = 12;  // vswitchd -> dp: u32 inPort | u32 nActions | i32 actions[n] | u32 pktLen | packet
 export const T_FLOW_DEL = 13; // vswitchd -> dp: key | mask
@@ -31,6 +32,11 @@ export const T_DUMP = 14;     // client -> dp: u32 dumpId (0 = start a dump) | u
 export const T_DUMP_REPLY = 15; // dp -> client, same xid: u32 dumpId | u32 flags (DUMP_DONE) | u32 nFlows | records
 
 export const UPCALL_MISS = 0;
+/**
+ * An ACT_USERSPACE action sent the packet up (a packet-in). The UPCALL body then goes on after
+ * the packet: u32 totalLen (the packet's length before max_len cut it) | u32 n | i32 userdata[n].
+ */
+export const UPCALL_ACTION = 1;
 /** DUMP_REPLY flag: this page is the last one; the dump id is no longer valid. */
 export const DUMP_DONE = 1;
 /** Most flows a DUMP_REPLY page carries, whatever maxFlows asks. */
@@ -39,17 +45,63 @@ export const DUMP_MAX_PAGE = 8192;
 /*
  * Datapath actions ("odp actions"): a flat list of i32 words, opcode then operands. An empty
  * list drops. Formatted by src/lib/odp-format.ts the way ovs-dpctl prints them.
+ *
+ * Header rewrites are masked sets, one action per header, whose operands are the flow-key
+ * words of that header (src/lib/flow-key.ts layout): first the values, then as many masks. Only
+ * the bits set in a mask are written; the datapath finds the header in the frame itself
+ * (skipping a VLAN tag, IPv4 options, IPv6 extension headers), does nothing when the frame
+ * does not have it, and fixes every checksum the change touches: the IPv4 header checksum,
+ * the TCP/UDP/ICMPv6 checksum over the pseudo-header, the ICMP checksum, SCTP's CRC32c (a UDP
+ * checksum of 0 over IPv4 stays 0; a partial checksum, virtio NEEDS_CSUM, gets its
+ * pseudo-header sum adjusted). vswitchd's translation writes only the bits the OpenFlow actions
+ * changed, so one datapath flow serves packets that differ elsewhere in those headers.
  */
 export const ACT_OUTPUT = 1;    // port_no
 export const ACT_PUSH_VLAN = 2; // tci (with VLAN_CFI set); TPID 0x8100
 export const ACT_POP_VLAN = 3;  // (no operand)
+/** Ethernet addresses: key words W_ETH_DST_HI, W_ETH_MID, W_ETH_SRC_LO, then their 3 masks. */
+export const ACT_SET_ETH = 4;
+/** IPv4: key words W_NW_SRC, W_NW_DST, W_NW (only the tos and ttl bits, 0x00ffff00, are
+ *  writable), then their 3 masks. */
+export const ACT_SET_IPV4 = 5;
+/** IPv6: key words W_NW_SRC..+3, W_NW_DST..+3, W_NW (tclass and hop limit bits, 0x00ffff00),
+ *  W_IPV6_LABEL (20 bits), then their 10 masks. */
+export const ACT_SET_IPV6 = 6;
+/** Transport: IP protocol (6 TCP, 17 UDP, 132 SCTP, 1 ICMP, 58 ICMPv6; the frame must carry
+ *  it), key word W_TP (ports, or ICMP type << 16 | code), its mask. */
+export const ACT_SET_L4 = 7;
+/** ARP (Ethernet/IPv4): key words W_NW_SRC (spa), W_NW_DST (tpa), W_NW (op in the high byte,
+ *  0xff000000), W_ARP_SHA_HI, W_ARP_MID, W_ARP_THA_LO, then their 6 masks. */
+export const ACT_SET_ARP = 8;
+/**
+ * Send the frame as it is now up to vswitchd (a packet-in): n, then n words: datapath port the
+ * upcall is reported on (its key's in_port), max_len (bytes of the frame sent; the rest is
+ * cut), then n-2 words of userdata handed back verbatim (UPCALL_ACTION above).
+ */
+export const ACT_USERSPACE = 9;
 
-/** Number of words (opcode included) of the action starting with `op`, or 0 if unknown. */
-export function actionLength(op: number): number {
+/** Operand words of each set action (values and masks). */
+export const SET_ETH_WORDS = 6;
+export const SET_IPV4_WORDS = 6;
+export const SET_IPV6_WORDS = 20;
+export const SET_L4_WORDS = 3;
+export const SET_ARP_WORDS = 12;
+
+/**
+ * Number of words (opcode included) of the action starting with `op`, or 0 if unknown.
+ * ACT_USERSPACE's length is in its first operand: pass it as `next` (0 when not given).
+ */
+export function actionLength(op: number, next?: number): number {
   switch (op) {
     case ACT_OUTPUT: return 2;
     case ACT_PUSH_VLAN: return 2;
     case ACT_POP_VLAN: return 1;
+    case ACT_SET_ETH: return 1 + SET_ETH_WORDS;
+    case ACT_SET_IPV4: return 1 + SET_IPV4_WORDS;
+    case ACT_SET_IPV6: return 1 + SET_IPV6_WORDS;
+    case ACT_SET_L4: return 1 + SET_L4_WORDS;
+    case ACT_SET_ARP: return 1 + SET_ARP_WORDS;
+    case ACT_USERSPACE: return next !== undefined && next >= 2 && next <= 4096 ? 2 + next : 0;
     default: return 0;
   }
 }
@@ -58,7 +110,7 @@ export function actionLength(op: number): number {
 export function validActions(acts: ArrayLike<number>, n = acts.length): boolean {
   let i = 0;
   while (i < n) {
-    const len = actionLength(acts[i]);
+    const len = actionLength(acts[i], i + 1 < n ? acts[i + 1] : undefined);
     if (len === 0 || i + len > n) return false;
     i += len;
   }

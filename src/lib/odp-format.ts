@@ -12,12 +12,14 @@
  * `dst=80/0xfff0`, `dst=01:00:00:00:00:00/01:00:00:00:00:00`), e.g.
  * `recirc_id(0),in_port(1),eth(src=..,dst=..),eth_type(0x0800),ipv4(frag=no)`.
  */
-import { ACT_OUTPUT, ACT_POP_VLAN, ACT_PUSH_VLAN, actionLength } from './dpif-proto.js';
+import {
+  ACT_OUTPUT, ACT_POP_VLAN, ACT_PUSH_VLAN, ACT_SET_ARP, ACT_SET_ETH, ACT_SET_IPV4, ACT_SET_IPV6, ACT_SET_L4, ACT_USERSPACE, actionLength,
+} from './dpif-proto.js';
 import {
   arpSha, arpTha, dlType, ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, ethDst, ethSrc, FRAG_FIRST, FRAG_LATER,
   inPort, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, ipv4ToString, ipv6ToString, macToString,
-  nwFrag, nwProto, nwTos, nwTtl, tpDst, tpSrc, VLAN_CFI, vlanTci, W_IN_PORT, W_IPV6_LABEL, W_ND_TARGET, W_NW_DST,
-  W_NW_SRC, W_TYPE_TCI,
+  nwFrag, nwProto, nwTos, nwTtl, tpDst, tpSrc, VLAN_CFI, vlanTci, W_ARP_MID, W_ARP_SHA_HI, W_ARP_THA_LO, W_ETH_DST_HI,
+  W_ETH_MID, W_ETH_SRC_LO, W_IN_PORT, W_IPV6_LABEL, W_ND_TARGET, W_NW, W_NW_DST, W_NW_SRC, W_TP, W_TYPE_TCI,
 } from './flow-key.js';
 
 const ETH_TYPE_RARP = 0x8035;
@@ -115,7 +117,7 @@ export function formatActions(acts: ArrayLike<number>, names?: PortNames): strin
   let i = 0;
   while (i < acts.length) {
     const op = acts[i];
-    const len = actionLength(op);
+    const len = actionLength(op, i + 1 < acts.length ? acts[i + 1] : undefined);
     if (len === 0 || i + len > acts.length) {
       out.push(`<bad action ${Array.prototype.slice.call(acts, i).join(' ')}>`);
       break;
@@ -127,10 +129,83 @@ export function formatActions(acts: ArrayLike<number>, names?: PortNames): strin
       out.push(`push_vlan(vid=${tci & 0xfff},pcp=${tci >>> 13}${tci & 0x1000 ? '' : ',cfi=0'})`);
     } else if (op === ACT_POP_VLAN) {
       out.push('pop_vlan');
+    } else if (op === ACT_USERSPACE) {
+      out.push(formatUserspace(acts, i, names));
+    } else {
+      out.push(formatSet(acts, i));
     }
     i += len;
   }
   return out.join(',');
+}
+
+/** A masked set action as OVS prints one: `set(ipv4(dst=10.0.0.9,ttl=63))`. */
+function formatSet(acts: ArrayLike<number>, i: number): string {
+  const op = acts[i];
+  // Rebuild key-layout value and mask arrays from the action's operands.
+  const v = new Uint32Array(24);
+  const m = new Uint32Array(24);
+  const words = op === ACT_SET_ETH ? [W_ETH_DST_HI, W_ETH_MID, W_ETH_SRC_LO]
+    : op === ACT_SET_IPV4 ? [W_NW_SRC, W_NW_DST, W_NW]
+      : op === ACT_SET_IPV6 ? [W_NW_SRC, W_NW_SRC + 1, W_NW_SRC + 2, W_NW_SRC + 3, W_NW_DST, W_NW_DST + 1, W_NW_DST + 2, W_NW_DST + 3, W_NW, W_IPV6_LABEL]
+        : op === ACT_SET_ARP ? [W_NW_SRC, W_NW_DST, W_NW, W_ARP_SHA_HI, W_ARP_MID, W_ARP_THA_LO] : [W_TP];
+  const base = op === ACT_SET_L4 ? i + 2 : i + 1;
+  for (let k = 0; k < words.length; k++) {
+    v[words[k]] = acts[base + k] >>> 0;
+    m[words[k]] = acts[base + words.length + k] >>> 0;
+  }
+  const f: string[] = [];
+  if (op === ACT_SET_ETH) {
+    mEth(f, 'src', ethSrc(v), ethSrc(m));
+    mEth(f, 'dst', ethDst(v), ethDst(m));
+    return `set(eth(${f.join(',')}))`;
+  }
+  if (op === ACT_SET_IPV4 || op === ACT_SET_IPV6) {
+    const v6 = op === ACT_SET_IPV6;
+    if (v6) {
+      mIp6(f, 'src', v, m, W_NW_SRC);
+      mIp6(f, 'dst', v, m, W_NW_DST);
+      mHex(f, 'label', v[W_IPV6_LABEL], m[W_IPV6_LABEL] & 0xfffff, 0xfffff);
+    } else {
+      mIp4(f, 'src', v[W_NW_SRC], m[W_NW_SRC]);
+      mIp4(f, 'dst', v[W_NW_DST], m[W_NW_DST]);
+    }
+    mHex(f, v6 ? 'tclass' : 'tos', nwTos(v), nwTos(m), 0xff);
+    mDec(f, v6 ? 'hlimit' : 'ttl', nwTtl(v), nwTtl(m), 0xff);
+    return `set(${v6 ? 'ipv6' : 'ipv4'}(${f.join(',')}))`;
+  }
+  if (op === ACT_SET_ARP) {
+    mIp4(f, 'sip', v[W_NW_SRC], m[W_NW_SRC]);
+    mIp4(f, 'tip', v[W_NW_DST], m[W_NW_DST]);
+    mDec(f, 'op', nwProto(v), nwProto(m), 0xff);
+    mEth(f, 'sha', arpSha(v), arpSha(m));
+    mEth(f, 'tha', arpTha(v), arpTha(m));
+    return `set(arp(${f.join(',')}))`;
+  }
+  const proto = acts[i + 1];
+  if (proto === IPPROTO_ICMP || proto === IPPROTO_ICMPV6) {
+    mDec(f, 'type', tpSrc(v) & 0xff, tpSrc(m) & 0xff, 0xff);
+    mDec(f, 'code', tpDst(v) & 0xff, tpDst(m) & 0xff, 0xff);
+    return `set(${proto === IPPROTO_ICMP ? 'icmp' : 'icmpv6'}(${f.join(',')}))`;
+  }
+  mDec(f, 'src', tpSrc(v), tpSrc(m), 0xffff);
+  mDec(f, 'dst', tpDst(v), tpDst(m), 0xffff);
+  const name = proto === IPPROTO_TCP ? 'tcp' : proto === IPPROTO_UDP ? 'udp' : proto === IPPROTO_SCTP ? 'sctp' : `l4(proto=${proto})`;
+  return `set(${name}(${f.join(',')}))`;
+}
+
+/**
+ * `userspace(pid=PORT,controller(reason=1,table=0,rule_cookie=0x5,controller_id=0,max_len=128))`:
+ * the first userdata words are vswitchd's packet-in header (src/vswitchd/packet-in.ts).
+ */
+function formatUserspace(acts: ArrayLike<number>, i: number, names?: PortNames): string {
+  const n = acts[i + 1];
+  const port = portStr(acts[i + 2], names);
+  const maxLen = acts[i + 3];
+  if (n < 5) return `userspace(pid=${port},max_len=${maxLen})`;
+  const w0 = acts[i + 4] >>> 0;
+  const cookie = (BigInt(acts[i + 5] >>> 0) << 32n) | BigInt(acts[i + 6] >>> 0);
+  return `userspace(pid=${port},controller(reason=${w0 & 0xff},table=${(w0 >>> 8) & 0xff},rule_cookie=0x${cookie.toString(16)},controller_id=${w0 >>> 16},max_len=${maxLen}))`;
 }
 
 /** `packets:3, bytes:294, used:0.504s` (or `used:never`). */

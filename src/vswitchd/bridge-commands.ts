@@ -1,9 +1,10 @@
 /*
  * The appctl commands about bridges, shaped like their OVS counterparts so scripts carry over:
- * fdb/show, fdb/flush, dpif/show, dpif/dump-flows, ofctl/show, ofctl/dump-flows (what the ofctl
- * tool calls for now), upcall/show and coverage/show. Registered on the Appctl table by
- * vswitchd.ts; they read the SwitchState and ask the datapath for ports, stats and flows (flows
- * stream in dump pages, so a 200k-flow table is never one message). Control path.
+ * fdb/show, fdb/flush, dpif/show, dpif/dump-flows, ofctl/show, ofctl/dump-flows (the bridge's
+ * OpenFlow tables) and coverage/show; ofproto-commands.ts adds ofproto/trace, fdb/stats-show,
+ * upcall/* and memory/show. Registered on the Appctl table by vswitchd.ts; they read the
+ * SwitchState and ask the datapath for ports, stats and flows (flows stream in dump pages, so a
+ * 200k-flow table is never one message). Control path.
  */
 import type { DpStats } from '../lib/dp-stats.js';
 import type { DpifClient } from '../lib/dpif-client.js';
@@ -13,7 +14,10 @@ import { commandError, type Appctl } from './appctl.js';
 import { OFPP_LOCAL, ofportName, type Bridge } from './bridge.js';
 import { MacTable } from './mac-learning.js';
 import type { DpPort, SwitchState } from './state.js';
-import { flowLimitCeiling, udpifOf } from './udpif.js';
+import { OFPTT_ALL } from './ofp/layout.js';
+import { formatFlowStats, parseFlow } from './ofp/flow-syntax.js';
+import { bridgeNamer, registerOfprotoCommands } from './ofproto-commands.js';
+import { udpifOf } from './udpif.js';
 
 export function formatFdb(br: Bridge, now: number): string {
   let out = ' port  VLAN  MAC                Age\n';
@@ -63,40 +67,23 @@ export function formatOfctlShow(br: Bridge, dpPorts: DpPort[], dpid: string): st
   return out;
 }
 
-/** Packets and bytes of the datapath flows whose in_port belongs to `br`. */
-export async function bridgeFlowStats(dp: DpifClient, br: Bridge, st: SwitchState): Promise<{ packets: number; bytes: number }> {
-  const sum = { packets: 0, bytes: 0 };
-  await dp.dumpFlows((pg) => {
-    for (let i = 0; i < pg.n; i++) {
-      const bp = st.portsByOdp.get(pg.keys[i * KEY_WORDS + W_IN_PORT]);
-      if (bp === undefined || bp.bridge !== br) continue;
-      sum.packets += pg.packets[i];
-      sum.bytes += pg.bytes[i];
-    }
-  });
-  return sum;
-}
-
-/** The NORMAL rule as ofctl dump-flows prints it; `live` are the counts of live datapath flows. */
-export function formatOfctlFlows(br: Bridge, live: { packets: number; bytes: number }, now: number): string {
-  const packets = br.ruleStats.packets + live.packets;
-  const bytes = br.ruleStats.bytes + live.bytes;
-  const duration = ((now - br.created) / 1000).toFixed(3);
-  return ` cookie=0x0, duration=${duration}s, table=0, n_packets=${packets}, n_bytes=${bytes}, priority=0 actions=NORMAL\n`;
-}
-
-/**
- * Whether a dump-flows FLOW filter selects the catch-all NORMAL rule. As in ovs-ofctl (non-strict
- * matching), a rule is shown only if it matches at least every field the filter names; the
- * catch-all names none, so any match field excludes it. table=0 (or ALL) keeps it.
- */
-export function matchesCatchAll(filter: string): boolean {
-  for (const raw of filter.split(/[,\s]+/)) {
-    const t = raw.trim().toLowerCase();
-    if (t === '' || t === 'table=0' || t === 'table=all') continue;
-    return false;
+/** The bridge's flows as ofctl dump-flows prints them (`filter`: a dump-flows FLOW, optional). */
+export function formatOfctlFlows(br: Bridge, filter: string | undefined, now: number): string {
+  const names = bridgeNamer(br);
+  let sel: Parameters<Bridge['tables']['select']>[0] = { table: OFPTT_ALL };
+  if (filter !== undefined && filter.trim() !== '') {
+    const fm = parseFlow(filter, { command: 'dump', names });
+    sel = { table: fm.table, match: fm.match, cookie: fm.cookie, cookieMask: fm.cookieMask, outPort: fm.outPort };
   }
-  return true;
+  let out = '';
+  for (const e of br.tables.select(sel)) {
+    out += `${formatFlowStats({
+      table: e.table, priority: e.priority, match: e.match, actions: e.actions, cookie: e.cookie, durationMs: now - e.created,
+      packets: e.packets, bytes: e.bytes, idleTimeout: e.idleTimeout, hardTimeout: e.hardTimeout, flags: e.flags,
+      importance: e.importance, idleAge: Math.floor((now - e.used) / 1000), hardAge: Math.floor((now - e.modified) / 1000),
+    })}\n`;
+  }
+  return out;
 }
 
 function needBridge(st: SwitchState, name: string): Bridge {
@@ -154,22 +141,23 @@ export function registerBridgeCommands(ctl: Appctl, st: SwitchState, dp: () => D
     const ports = (await needDp().request('port_list')) as DpPort[];
     return formatOfctlShow(br, ports, bridgeDpid(br, ports, bridgeOtherConfig(name, 'datapath-id')));
   });
-  ctl.register('ofctl/dump-flows', 'bridge [flow]', 1, 2, async ([name, filter]) => {
+  ctl.register('ofctl/dump-flows', 'bridge [flow]', 1, 2, ([name, filter]) => {
     const br = needOfctlBridge(st, name);
-    if (filter !== undefined && !matchesCatchAll(filter)) return '';
-    const sum = await bridgeFlowStats(needDp(), br, st);
-    return formatOfctlFlows(br, sum, Date.now());
+    try {
+      return formatOfctlFlows(br, filter, Date.now());
+    } catch (e) {
+      throw commandError((e as Error).message);
+    }
   });
-  ctl.register('upcall/show', '', 0, 0, () => {
-    const u = udpifOf(st);
-    return `system@vswitch:\n  flows         : (current ${u.nFlows}) (avg ${u.nFlows}) (max ${u.nFlows}) (limit ${u.flowLimit})\n` +
-      `  dump duration : ${u.lastPassMs}ms\n  configured flow limit: ${flowLimitCeiling(st)}\n`;
+  registerOfprotoCommands(ctl, st, async () => {
+    await needDp().request('flow_flush');
   });
   ctl.register('coverage/show', '', 0, 0, () => {
     let out = 'Event counters:\n';
     for (const [k, v] of Object.entries(st.counters)) out += `${k.padEnd(28)} ${v}\n`;
     const u = udpifOf(st);
     for (const [k, v] of Object.entries(u.counters)) out += `${k.padEnd(28)} ${v}\n`;
+    for (const [k, v] of Object.entries(u.xlateCounters)) out += `${k.padEnd(28)} ${v}\n`;
     out += `${'flow_limit'.padEnd(28)} ${u.flowLimit}\n`;
     for (const name of [...st.bridges.keys()].sort()) {
       const br = st.bridges.get(name)!;

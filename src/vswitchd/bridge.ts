@@ -1,11 +1,16 @@
 /*
  * A bridge as vswitchd runs it: its ports by OpenFlow port number and by datapath port number,
- * its MAC table, its OpenFlow table (for now only `priority=0,actions=NORMAL`, with the
- * statistics of the datapath flows it produced) and its drop counters. Built and updated by
- * config.ts from the database; read by xlate.ts, the upcall handler, the revalidator and appctl.
- * Control path.
+ * its MAC table, its OpenFlow tables (`tables`, 0..254; a new bridge has
+ * `priority=0,actions=NORMAL` in table 0), the asynchronous events the flow protocol forwards
+ * (`events`: packet_in, flow_removed) and its drop counters. Built and updated by config.ts
+ * from the database; read by the translation, the upcall handler, the revalidator, appctl and
+ * the flow-protocol server. Control path.
  */
+import { EventEmitter } from 'node:events';
 import { MacTable } from './mac-learning.js';
+import { OFPFF_SEND_FLOW_REM } from './ofp/flow-syntax.js';
+import { OFPRR_DELETE, type FlowEntry } from './ofp/flow-table.js';
+import { OfTables, type FlowEvent } from './ofp/tables.js';
 
 export const OFPP_LOCAL = 65534;
 /** Highest OpenFlow port number a regular port can have (OFPP_MAX). */
@@ -77,10 +82,43 @@ export function outputTagged(c: VlanConfig, vlan: number): boolean {
   return true;
 }
 
-export interface RuleStats {
-  packets: number;
-  bytes: number;
+/** A packet sent to the controllers by a `controller` or `dec_ttl` action (or a table miss). */
+export interface PacketInEvent {
+  /** OFPR_NO_MATCH, OFPR_ACTION or OFPR_INVALID_TTL (ofp/actions.ts). */
+  reason: number;
+  /** Table of the rule whose action sent it. */
+  table: number;
+  /** Cookie of that rule. */
+  cookie: bigint;
+  /** The action's controller id (0: every controller). */
+  controllerId: number;
+  /** The action's userdata (controller(userdata=...)), or null. */
+  userdata: Uint8Array | null;
+  /** OpenFlow in_port of the packet. */
+  inPort: number;
+  /** Metadata and registers at the action, as OpenFlow flow words (ofp/layout.ts, OF_WORDS);
+   *  the packet fields come from `packet`. */
+  flow: Uint32Array;
+  /** The packet as it was at the action, cut to the action's max_len. */
+  packet: Uint8Array;
+  /** Length of the whole packet. */
+  totalLen: number;
 }
+
+/** A flow entry with send_flow_rem left its table. */
+export interface FlowRemovedEvent {
+  entry: FlowEntry;
+  /** OFPRR_IDLE_TIMEOUT, OFPRR_HARD_TIMEOUT or OFPRR_DELETE (ofp/flow-table.ts). */
+  reason: number;
+  /** When it was removed (ms since the epoch): duration = at - entry.created. */
+  at: number;
+}
+
+/** What a bridge tells the flow-protocol side: `events.on('packet_in', fn)`. */
+export type BridgeEventMap = {
+  packet_in: [PacketInEvent];
+  flow_removed: [FlowRemovedEvent];
+};
 
 export interface BridgeCounters {
   /** Destination learned on the ingress port: OVS drops rather than hairpin. */
@@ -99,18 +137,20 @@ export class Bridge {
   readonly name: string;
   readonly uuid: string;
   readonly macs = new MacTable();
+  /** OpenFlow tables 0..254. `tables.generation` moves on every change; `tables.listen` tells
+   *  about each added, modified and removed entry. */
+  readonly tables = new OfTables(true);
+  /** packet_in and flow_removed (for the flow-protocol server to forward). */
+  readonly events = new EventEmitter<BridgeEventMap>();
+  /** Called after every change of `tables` (the revalidator sets it: cached flows are checked
+   *  again at once). */
+  onTablesChange: (() => void) | null = null;
   readonly portsByOfport = new Map<number, BridgePort>();
   /** Bridge other_config:forward-bpdu. */
   forwardBpdu = false;
-  /** Creation time of the NORMAL rule (ms), for ofctl/dump-flows duration. */
-  readonly created = Date.now();
-  /**
-   * Packets and bytes the NORMAL rule handled outside live datapath flows: packets executed on
-   * upcalls and the final counts of flows the revalidator deleted. Live flows are added on dump.
-   */
-  readonly ruleStats: RuleStats = { packets: 0, bytes: 0 };
-  /** Last time (ms) a packet of this bridge went through the NORMAL rule, 0 = never. */
-  ruleUsed = 0;
+  /** Fail mode standalone with no controller reachable: every packet goes to NORMAL, the
+   *  tables are not looked up (set by fail-mode.ts). */
+  failOpen = false;
   readonly counters: BridgeCounters = {
     drop_same_port: 0,
     drop_vlan_invalid: 0,
@@ -124,6 +164,35 @@ export class Bridge {
   constructor(name: string, uuid: string) {
     this.name = name;
     this.uuid = uuid;
+    this.tables.listen((ev) => this.onFlowEvent(ev));
+  }
+
+  /** Entries an add replaced come as 'removed' (DELETE) right before the 'added' of their
+   *  successor; OpenFlow sends no flow_removed for them, so DELETE removals wait a microtask. */
+  private pendingRemoved: FlowRemovedEvent[] = [];
+  private onFlowEvent(ev: FlowEvent): void {
+    if (this.onTablesChange !== null) this.onTablesChange();
+    const e = ev.entry;
+    if (ev.event === 'added') {
+      if (this.pendingRemoved.length > 0) {
+        this.pendingRemoved = this.pendingRemoved.filter((r) =>
+          !(r.entry.table === e.table && r.entry.priority === e.priority && r.entry.match.equals(e.match)));
+      }
+      return;
+    }
+    if (ev.event !== 'removed' || (e.flags & OFPFF_SEND_FLOW_REM) === 0) return;
+    const rem: FlowRemovedEvent = { entry: e, reason: ev.reason, at: Date.now() };
+    if (ev.reason !== OFPRR_DELETE) {
+      this.events.emit('flow_removed', rem);
+      return;
+    }
+    if (this.pendingRemoved.length === 0) queueMicrotask(() => this.flushRemoved());
+    this.pendingRemoved.push(rem);
+  }
+  private flushRemoved(): void {
+    const list = this.pendingRemoved;
+    this.pendingRemoved = [];
+    for (const r of list) this.events.emit('flow_removed', r);
   }
 
   /** Rebuilds `ordered` after portsByOfport changed. */

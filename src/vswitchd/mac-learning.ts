@@ -5,11 +5,17 @@
  * not per packet: the datapath's cached flows never come here.
  *
  * Design: entries sit in a two-level map (VLAN -> MAC -> entry; a 48-bit MAC and a 12-bit VLAN do
- * not fit together in a double exactly) and on one doubly linked list ordered by last refresh,
- * least recent first. So a lookup is two Map gets, a refresh moves one entry to the tail, aging
- * walks from the head and stops at the first young entry, and a full table evicts the head (the
- * entry used least recently, as OVS does). Config keys (Bridge other_config): mac-aging-time
- * (seconds, default 300), mac-table-size (entries, default 8192).
+ * not fit together in a double exactly) and on one of two doubly linked lists, each ordered by
+ * last refresh, least recent first: "probation" (seen once) and "protected" (seen again since:
+ * a second miss, or the revalidator refreshing it for a cached flow that carries traffic). A
+ * full table evicts the head of probation, and only when probation is empty the head of
+ * protected (a segmented LRU). So a flood of random source MACs, each seen once, churns
+ * probation among itself while the hosts with established flows keep their entries; memory
+ * never exceeds mac-table-size entries. Protected holds at most 80% of the table (its least
+ * recent entry drops back to probation beyond that), so new hosts can always be learned. A
+ * lookup is two Map gets, a refresh moves one entry to a tail, aging walks from both heads and
+ * stops at the first young entry. Config keys (Bridge other_config): mac-aging-time (seconds,
+ * default 300), mac-table-size (entries, default 8192).
  *
  * `generation` goes up whenever a translation could come out differently: a new entry, a MAC
  * that moved to another port, an entry aged out, evicted or flushed. A plain refresh (same port)
@@ -25,6 +31,8 @@ export class MacEntry {
   port: number;
   /** Time (ms) of the last learn or refresh. */
   refreshed: number;
+  /** List it is on: 0 probation, 1 protected. */
+  seg = 0;
   prev: MacEntry | null = null;
   next: MacEntry | null = null;
   constructor(mac: number, vlan: number, port: number, now: number) {
@@ -43,14 +51,19 @@ export interface MacCounters {
   flushed: number;
 }
 
+const PROBATION = 0;
+const PROTECTED = 1;
+/** Share of the table the protected list may hold. */
+const PROTECTED_SHARE = 0.8;
+
 export class MacTable {
   private readonly byVlan = new Map<number, Map<number, MacEntry>>();
-  private head: MacEntry | null = null;
-  private tail: MacEntry | null = null;
-  private count = 0;
+  private readonly heads: (MacEntry | null)[] = [null, null];
+  private readonly tails: (MacEntry | null)[] = [null, null];
+  private readonly counts = [0, 0];
   /** Seconds an entry lives without being refreshed. */
   agingS: number;
-  /** Maximum number of entries; learning beyond it evicts the least recently refreshed. */
+  /** Maximum number of entries; learning beyond it evicts (see the header). */
   maxEntries: number;
   /** Bumped on every change that can alter a translation (see the header). */
   generation = 0;
@@ -62,7 +75,12 @@ export class MacTable {
   }
 
   get size(): number {
-    return this.count;
+    return this.counts[0] + this.counts[1];
+  }
+
+  /** Entries seen more than once (protected from eviction by new ones). */
+  get protectedSize(): number {
+    return this.counts[PROTECTED];
   }
 
   /** The port that `mac` on `vlan` was learned on, or -1. Does not check age (see expire()). */
@@ -84,7 +102,9 @@ export class MacTable {
     const e = inVlan?.get(mac);
     if (e !== undefined) {
       e.refreshed = now;
-      this.moveToTail(e);
+      this.unlink(e);
+      this.append(e, PROTECTED);
+      this.capProtected();
       if (e.port === port) return false;
       e.port = port;
       this.counters.moved++;
@@ -92,8 +112,10 @@ export class MacTable {
       return true;
     }
     if (this.maxEntries <= 0) return false;
-    while (this.count >= this.maxEntries && this.head !== null) {
-      this.remove(this.head);
+    while (this.size >= this.maxEntries) {
+      const victim = this.heads[PROBATION] ?? this.heads[PROTECTED];
+      if (victim === null) break;
+      this.remove(victim);
       this.counters.evicted++;
     }
     if (inVlan === undefined) {
@@ -102,8 +124,7 @@ export class MacTable {
     }
     const n = new MacEntry(mac, vlan, port, now);
     inVlan.set(mac, n);
-    this.append(n);
-    this.count++;
+    this.append(n, PROBATION);
     this.counters.learned++;
     this.generation++;
     return true;
@@ -113,9 +134,11 @@ export class MacTable {
   expire(now: number): number {
     const limit = now - this.agingS * 1000;
     let n = 0;
-    while (this.head !== null && this.head.refreshed <= limit) {
-      this.remove(this.head);
-      n++;
+    for (let seg = 0; seg < 2; seg++) {
+      while (this.heads[seg] !== null && (this.heads[seg] as MacEntry).refreshed <= limit) {
+        this.remove(this.heads[seg] as MacEntry);
+        n++;
+      }
     }
     if (n > 0) {
       this.counters.aged += n;
@@ -127,13 +150,15 @@ export class MacTable {
   /** Removes every entry (port < 0) or the entries of one port. Returns how many went. */
   flush(port = -1): number {
     let n = 0;
-    for (let e = this.head; e !== null; ) {
-      const next: MacEntry | null = e.next;
-      if (port < 0 || e.port === port) {
-        this.remove(e);
-        n++;
+    for (let seg = 0; seg < 2; seg++) {
+      for (let e = this.heads[seg]; e !== null; ) {
+        const next: MacEntry | null = e.next;
+        if (port < 0 || e.port === port) {
+          this.remove(e);
+          n++;
+        }
+        e = next;
       }
-      e = next;
     }
     if (n > 0) {
       this.counters.flushed += n;
@@ -142,14 +167,17 @@ export class MacTable {
     return n;
   }
 
-  /** Applies a new table size, evicting the oldest entries when it shrank. */
+  /** Applies a new table size, evicting (probation first) when it shrank. */
   resize(maxEntries: number): void {
     this.maxEntries = maxEntries;
     let n = 0;
-    while (this.count > maxEntries && this.head !== null) {
-      this.remove(this.head);
+    while (this.size > maxEntries) {
+      const victim = this.heads[PROBATION] ?? this.heads[PROTECTED];
+      if (victim === null) break;
+      this.remove(victim);
       n++;
     }
+    this.capProtected();
     if (n > 0) {
       this.counters.evicted += n;
       this.generation++;
@@ -158,12 +186,34 @@ export class MacTable {
 
   /** Entries from least to most recently refreshed (fdb/show order). */
   *entries(): IterableIterator<MacEntry> {
-    for (let e = this.head; e !== null; e = e.next) yield e;
+    let a = this.heads[PROBATION];
+    let b = this.heads[PROTECTED];
+    while (a !== null || b !== null) {
+      if (b === null || (a !== null && a.refreshed <= b.refreshed)) {
+        const e = a as MacEntry;
+        a = e.next;
+        yield e;
+      } else {
+        const e = b;
+        b = e.next;
+        yield e;
+      }
+    }
   }
 
   /** Age in whole seconds of an entry at `now`. */
   static age(e: MacEntry, now: number): number {
     return Math.max(0, Math.floor((now - e.refreshed) / 1000));
+  }
+
+  /** Keeps protected within its share: its least recent entries go back to probation. */
+  private capProtected(): void {
+    const cap = Math.max(1, Math.floor(this.maxEntries * PROTECTED_SHARE));
+    while (this.counts[PROTECTED] > cap) {
+      const e = this.heads[PROTECTED] as MacEntry;
+      this.unlink(e);
+      this.appendByAge(e);
+    }
   }
 
   private remove(e: MacEntry): void {
@@ -172,30 +222,42 @@ export class MacTable {
       inVlan.delete(e.mac);
       if (inVlan.size === 0) this.byVlan.delete(e.vlan);
     }
-    if (e.prev !== null) e.prev.next = e.next;
-    else this.head = e.next;
-    if (e.next !== null) e.next.prev = e.prev;
-    else this.tail = e.prev;
-    e.prev = null;
-    e.next = null;
-    this.count--;
+    this.unlink(e);
   }
 
-  private append(e: MacEntry): void {
-    e.prev = this.tail;
-    e.next = null;
-    if (this.tail !== null) this.tail.next = e;
-    else this.head = e;
-    this.tail = e;
-  }
-
-  private moveToTail(e: MacEntry): void {
-    if (this.tail === e) return;
+  private unlink(e: MacEntry): void {
+    const seg = e.seg;
     if (e.prev !== null) e.prev.next = e.next;
-    else this.head = e.next;
+    else this.heads[seg] = e.next;
     if (e.next !== null) e.next.prev = e.prev;
+    else this.tails[seg] = e.prev;
     e.prev = null;
     e.next = null;
-    this.append(e);
+    this.counts[seg]--;
+  }
+
+  private append(e: MacEntry, seg: number): void {
+    e.seg = seg;
+    e.prev = this.tails[seg];
+    e.next = null;
+    const t = this.tails[seg];
+    if (t !== null) t.next = e;
+    else this.heads[seg] = e;
+    this.tails[seg] = e;
+    this.counts[seg]++;
+  }
+
+  /** Puts a demoted entry into probation at the place its refresh time says (kept sorted). */
+  private appendByAge(e: MacEntry): void {
+    let after = this.tails[PROBATION];
+    while (after !== null && after.refreshed > e.refreshed) after = after.prev;
+    e.seg = PROBATION;
+    e.prev = after;
+    e.next = after === null ? this.heads[PROBATION] : after.next;
+    if (e.next !== null) e.next.prev = e;
+    else this.tails[PROBATION] = e;
+    if (after !== null) after.next = e;
+    else this.heads[PROBATION] = e;
+    this.counts[PROBATION]++;
   }
 }

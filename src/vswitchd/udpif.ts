@@ -12,8 +12,15 @@
  * While the datapath holds more flows than the limit, the upcall handler installs no new flows
  * (it still executes the packet) and the revalidator evicts flows idle for more than 100 ms
  * instead of max-idle: idle flows go first, busy ones keep forwarding.
+ *
+ * It also holds what both sides share about installed flows: the ukeys (ukeys.ts), the
+ * datapath connection (for packet-out), the translation counters and whether megaflows are on
+ * (`appctl upcall/disable-megaflows` makes every flow exact-match, as in OVS).
  */
+import type { DpifClient } from '../lib/dpif-client.js';
 import type { SwitchState } from './state.js';
+import { UkeyTable } from './ukeys.js';
+import type { XlateCounters } from './xlate.js';
 
 export const DEFAULT_FLOW_LIMIT = 200000;
 export const MIN_FLOW_LIMIT = 1000;
@@ -35,6 +42,12 @@ export interface UdpifCounters {
   revalidate_full: number;
   /** Flow dump pages read. */
   dump_pages: number;
+  /** Packet-ins received from the datapath (controller actions) and handed to the bridge. */
+  packet_in: number;
+  /** Packet-ins whose userdata or port made no sense (dropped). */
+  packet_in_bad: number;
+  /** Ukeys of flows that disappeared from the datapath without vswitchd deleting them. */
+  ukeys_swept: number;
 }
 
 export class Udpif {
@@ -46,6 +59,17 @@ export class Udpif {
   lastPassMs = 0;
   /** Asks the revalidator for an incremental pass soon (set by the revalidator). */
   wake: (() => void) | null = null;
+  /**
+   * Resolves once the revalidator has no pass running or queued and the datapath has applied
+   * its changes (set by the revalidator): after a flow table change, awaiting it means every
+   * cached datapath flow follows the new tables (a barrier can wait for it).
+   */
+  settle: (() => Promise<void>) | null = null;
+  /** The datapath connection (set by the upcall handler while attached). */
+  dp: DpifClient | null = null;
+  /** Install megaflows (false: exact-match flows only, `upcall/disable-megaflows`). */
+  megaflows = true;
+  readonly ukeys = new UkeyTable();
   readonly counters: UdpifCounters = {
     upcall_flow_limit: 0,
     flows_installed: 0,
@@ -54,7 +78,11 @@ export class Udpif {
     flows_evicted: 0,
     revalidate_full: 0,
     dump_pages: 0,
+    packet_in: 0,
+    packet_in_bad: 0,
+    ukeys_swept: 0,
   };
+  readonly xlateCounters: XlateCounters = { xlate_too_deep: 0, xlate_learn_failed: 0 };
 
   /** Whether new flows may be installed now. */
   get canInstall(): boolean {

@@ -1,32 +1,39 @@
 /*
- * Answers the datapath's upcalls (flow cache misses): finds the bridge port of the key's
- * in_port, translates with learning and wildcard tracking (xlate.ts), installs the resulting
- * megaflow (key & mask → actions) and executes the packet with the same actions. Runs once per
- * miss, so it reuses one action buffer and one Wildcards; the DpifClient batches the puts and
- * executes of one burst into one write. Control path (per upcall, not per packet).
+ * Answers the datapath's upcalls. A miss: find the bridge port of the key's in_port, translate
+ * through the bridge's OpenFlow tables with side effects (xlate.ts: MAC learning, learn
+ * actions, table counters), install the resulting megaflow (key & mask -> actions), record its
+ * ukey (the rules it went through, for the revalidator to credit), credit those rules with
+ * this packet, and execute the packet with the same actions. A packet-in (UPCALL_ACTION, from
+ * a controller action): decode it (packet-in.ts) and emit it on the bridge. Runs once per
+ * upcall, reusing one translator; the DpifClient batches the puts and executes of one burst
+ * into one write. Control path (per upcall, not per packet).
  *
  * - An in_port that belongs to no configured interface gets a drop flow matching only in_port
  *   (counted), so that port's frames stop coming up.
  * - At the flow limit (udpif.ts: the datapath holds as many flows as the dynamic limit) the
  *   packet is still executed but no flow is installed (upcall_flow_limit), so a flood of new
  *   flows costs upcalls, not datapath memory, and the revalidator evicts idle flows first.
- * - A MAC table change wakes the revalidator, which re-translates the flows of that bridge.
+ * - With megaflows disabled (appctl upcall/disable-megaflows) the flow installed matches every
+ *   key bit.
+ * - A MAC table change wakes the revalidator, which re-translates the flows that used NORMAL.
  */
 import type { DpifClient } from '../lib/dpif-client.js';
-import { UPCALL_MISS } from '../lib/dpif-proto.js';
+import { UPCALL_ACTION, UPCALL_MISS } from '../lib/dpif-proto.js';
 import { KEY_WORDS, inPort } from '../lib/flow-key.js';
-import { Wildcards } from '../lib/flow-mask.js';
+import { decodePacketIn } from './packet-in.js';
 import type { SwitchState } from './state.js';
 import { udpifOf, type Udpif } from './udpif.js';
-import { OdpActions, xlateNormal } from './xlate.js';
+import { Xlator } from './xlate.js';
 
 const NO_ACTIONS = new Int32Array(0);
+const EXACT = new Uint32Array(KEY_WORDS).fill(0xffffffff);
+const IN_PORT_ONLY = new Uint32Array(KEY_WORDS);
+IN_PORT_ONLY[0] = 0xffffffff;
 
 export class UpcallHandler {
   private readonly state: SwitchState;
-  private readonly acts = new OdpActions();
-  private readonly wc = new Wildcards();
   private readonly udpif: Udpif;
+  readonly xlator: Xlator;
   /** Masked key and mask of the last install: a burst of misses of one megaflow counts once. */
   private readonly last = new Uint32Array(2 * KEY_WORDS);
   private readonly onMacChange: () => void;
@@ -37,20 +44,23 @@ export class UpcallHandler {
   constructor(state: SwitchState, onMacChange: () => void) {
     this.state = state;
     this.udpif = udpifOf(state);
+    this.xlator = new Xlator(this.udpif.xlateCounters);
     this.onMacChange = onMacChange;
   }
 
   /** Starts answering the upcalls of `dp` (called again after a reconnect). */
   attach(dp: DpifClient): void {
     this.dp = dp;
-    dp.onUpcall((key, reason, packet) => this.handle(key, reason, packet));
+    this.udpif.dp = dp;
+    dp.onUpcall((key, reason, packet, user, totalLen) => this.handle(key, reason, packet, user, totalLen));
   }
 
   detach(): void {
     this.dp = null;
+    this.udpif.dp = null;
   }
 
-  handle(key: Uint32Array, reason: number, packet: Buffer): void {
+  handle(key: Uint32Array, reason: number, packet: Buffer, user: Int32Array | null = null, totalLen = -1): void {
     const dp = this.dp;
     if (dp === null) return;
     const st = this.state;
@@ -60,40 +70,54 @@ export class UpcallHandler {
       st.counters.upcall_not_ready++;
       return;
     }
+    if (reason === UPCALL_ACTION) {
+      this.packetIn(key, packet, user, totalLen);
+      return;
+    }
     if (reason !== UPCALL_MISS) st.counters.upcall_bad_reason++;
-    const wc = this.wc;
     const odpIn = inPort(key);
     const bp = st.portsByOdp.get(odpIn);
     if (bp === undefined) {
       st.counters.upcall_unknown_port++;
-      wc.clear();
-      wc.inPort();
-      this.install(dp, u, key, NO_ACTIONS, 0);
+      this.install(dp, u, key, IN_PORT_ONLY, NO_ACTIONS, 0);
       return;
     }
     const br = bp.bridge;
-    const gen = br.macs.generation;
+    const macGen = br.macs.generation;
+    const tablesGen = br.tables.generation;
     const now = Date.now();
-    const acts = this.acts;
-    wc.initForKey(key);
-    xlateNormal(br, bp, key, true, now, acts, wc);
-    this.install(dp, u, key, acts.buf, acts.n);
-    if (acts.n > 0) dp.execute(odpIn, acts.buf, packet, acts.n);
-    br.ruleStats.packets++;
-    br.ruleStats.bytes += packet.length;
-    br.ruleUsed = now;
-    if (br.macs.generation !== gen) {
+    const x = this.xlator;
+    x.translate(br, key, bp.ofport, { sideEffects: true, now, trace: null });
+    const mask = u.megaflows ? x.mask : EXACT;
+    if (this.install(dp, u, key, mask, x.out.buf, x.out.n)) {
+      u.ukeys.put(key, mask, x.rules, x.learns, x.usesNormal, tablesGen, macGen);
+    }
+    if (x.out.n > 0) dp.execute(odpIn, x.out.buf, packet, x.out.n);
+    for (const e of x.rules) br.tables.credit(e, 1, packet.length, now);
+    if (br.macs.generation !== macGen) {
       if (u.wake !== null) u.wake();
       else this.onMacChange();
     }
   }
 
-  private install(dp: DpifClient, u: Udpif, key: Uint32Array, acts: Int32Array, n: number): void {
-    if (!u.canInstall) {
-      u.counters.upcall_flow_limit++;
+  private packetIn(key: Uint32Array, packet: Buffer, user: Int32Array | null, totalLen: number): void {
+    const u = this.udpif;
+    const bp = this.state.portsByOdp.get(inPort(key));
+    const ev = user === null || bp === undefined ? null : decodePacketIn(user, packet, totalLen < 0 ? packet.length : totalLen);
+    if (ev === null || bp === undefined) {
+      u.counters.packet_in_bad++;
       return;
     }
-    const mask = this.wc.mask;
+    u.counters.packet_in++;
+    bp.bridge.events.emit('packet_in', ev);
+  }
+
+  /** Installs (key & mask) -> acts unless at the flow limit; true if it did. */
+  private install(dp: DpifClient, u: Udpif, key: Uint32Array, mask: Uint32Array, acts: Int32Array, n: number): boolean {
+    if (!u.canInstall) {
+      u.counters.upcall_flow_limit++;
+      return false;
+    }
     dp.flowPut(key, mask, acts, n);
     u.counters.flows_installed++;
     const last = this.last;
@@ -105,5 +129,6 @@ export class UpcallHandler {
       last[KEY_WORDS + i] = mask[i];
     }
     if (!same) u.nFlows++;
+    return true;
   }
 }

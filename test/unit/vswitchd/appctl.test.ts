@@ -77,12 +77,21 @@ describe('formatFdb', () => {
   });
 });
 
-describe('matchesCatchAll', () => {
-  it('keeps the NORMAL rule for an empty or table-only filter, drops it for any match field', async () => {
-    const { matchesCatchAll } = await import('../../../src/vswitchd/bridge-commands.js');
-    expect(matchesCatchAll('')).toBe(true);
-    expect(matchesCatchAll('table=0')).toBe(true);
-    expect(matchesCatchAll('in_port=1')).toBe(false);
-    expect(matchesCatchAll('table=1')).toBe(false);
+describe('ofctl/dump-flows (formatOfctlFlows)', () => {
+  it('prints the tables like ovs-ofctl, filtered as a non-strict dump', async () => {
+    const { formatOfctlFlows } = await import('../../../src/vswitchd/bridge-commands.js');
+    const { parseFlow } = await import('../../../src/vswitchd/ofp/flow-syntax.js');
+    const { Bridge } = await import('../../../src/vswitchd/bridge.js');
+    const br = new Bridge('br0', 'u');
+    const t0 = br.tables.select({ table: 0 })[0].created;
+    br.tables.apply(parseFlow('table=1,priority=5,cookie=0x7,tcp,tp_dst=80,actions=drop'), t0);
+    const all = formatOfctlFlows(br, undefined, t0 + 1500);
+    expect(all).toBe(
+      ' cookie=0x0, duration=1.500s, table=0, n_packets=0, n_bytes=0, priority=0 actions=NORMAL\n' +
+      ' cookie=0x7, duration=1.500s, table=1, n_packets=0, n_bytes=0, priority=5,tcp,tp_dst=80 actions=drop\n',
+    );
+    expect(formatOfctlFlows(br, 'table=0', t0)).toMatch(/^ cookie=0x0, duration=0s, table=0, .*actions=NORMAL\n$/);
+    expect(formatOfctlFlows(br, 'tcp', t0)).toMatch(/table=1/);
+    expect(formatOfctlFlows(br, 'udp', t0)).toBe('');
   });
 });

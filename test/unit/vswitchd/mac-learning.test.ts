@@ -59,7 +59,41 @@ describe('MacTable', () => {
     expect(t.lookup(C, 0)).toBe(3);
     expect(t.counters.evicted).toBe(1);
     t.resize(1);
-    expect([...t.entries()].map((e) => e.mac)).toEqual([C]);
+    // C was seen once, A twice: shrinking keeps the established A.
+    expect([...t.entries()].map((e) => e.mac)).toEqual([A]);
+  });
+
+  it('keeps established entries through a flood of random source MACs, within its size', () => {
+    const t = new MacTable(300, 100);
+    for (let h = 1; h <= 50; h++) {
+      t.learn(0x020000100000 + h, 0, h, 0);
+      t.learn(0x020000100000 + h, 0, h, 1); // seen again: established
+    }
+    let seed = 1;
+    for (let i = 0; i < 100000; i++) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      t.learn(0x020000000000 + seed, 0, 99, 2 + i);
+      if (t.size > 100) throw new Error(`table grew to ${t.size}`);
+    }
+    for (let h = 1; h <= 50; h++) expect(t.lookup(0x020000100000 + h, 0)).toBe(h);
+    expect(t.counters.evicted).toBe(100000 - 50);
+    expect(t.protectedSize).toBe(50);
+  });
+
+  it('caps the protected share so new hosts can still be learned', () => {
+    const t = new MacTable(300, 10);
+    for (let h = 1; h <= 10; h++) {
+      t.learn(h, 0, 1, h);
+      t.learn(h, 0, 1, 100 + h);
+    }
+    expect(t.protectedSize).toBe(8);
+    expect(t.size).toBe(10);
+    t.learn(1000, 0, 2, 1000);
+    expect(t.lookup(1000, 0)).toBe(2);
+    // The least recently refreshed entry went, not an established one that is in use.
+    expect(t.lookup(1, 0)).toBe(-1);
+    expect(t.lookup(10, 0)).toBe(1);
+    expect([...t.entries()].map((e) => e.refreshed)).toEqual([...[...t.entries()].map((e) => e.refreshed)].sort((a, b) => a - b));
   });
 
   it('flushes one port or everything, and lists entries oldest first', () => {
