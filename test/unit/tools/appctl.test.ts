@@ -4,7 +4,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JsonRpcServer, RpcError } from '../../../src/lib/jsonrpc.js';
 import { main as appctl, resolveTarget } from '../../../tools/appctl.js';
-import { main as ofctl } from '../../../tools/ofctl.js';
 import { capture } from './helpers.js';
 
 describe('appctl target resolution', () => {
@@ -21,7 +20,7 @@ describe('appctl target resolution', () => {
   });
 });
 
-describe('appctl and ofctl against a control socket', () => {
+describe('appctl against a control socket', () => {
   let dir: string;
   let server: JsonRpcServer;
   const seen: [string, unknown[]][] = [];
@@ -38,8 +37,6 @@ describe('appctl and ofctl against a control socket', () => {
           case 'fdb/show': return ' port  VLAN  MAC                Age\n';
           case 'empty': return '';
           case 'object': return { a: 1 };
-          case 'ofctl/show': if (params[0] === 'br0') return 'OFPT_FEATURES_REPLY (xid=0x2): dpid:0000000000000001\n'; throw new RpcError('br9 is not a bridge or a socket');
-          case 'ofctl/dump-flows': return ' cookie=0x0, duration=1.0s, table=0, n_packets=0, n_bytes=0, priority=0 actions=NORMAL';
           default: throw new RpcError(`"${method}" is not a valid command (use "list-commands" to see a list of valid commands)`);
         }
       }),
@@ -90,30 +87,5 @@ describe('appctl and ofctl against a control socket', () => {
     io = capture();
     expect(await appctl(['--help'], io, env)).toBe(0);
     for (const s of ['--target=TARGET', '--timeout=SECS', 'list-commands', '--version']) expect(io.stdout).toContain(s);
-  });
-
-  it('ofctl show / dump-flows ask vswitchd and print its text', async () => {
-    let io = capture();
-    expect(await ofctl(['show', 'br0'], io, env)).toBe(0);
-    expect(io.stdout).toBe('OFPT_FEATURES_REPLY (xid=0x2): dpid:0000000000000001\n');
-    io = capture();
-    expect(await ofctl(['dump-flows', 'br0'], io, env)).toBe(0);
-    expect(io.stdout).toBe(' cookie=0x0, duration=1.0s, table=0, n_packets=0, n_bytes=0, priority=0 actions=NORMAL\n');
-    expect(seen.at(-1)).toEqual(['ofctl/dump-flows', ['br0']]);
-    io = capture();
-    expect(await ofctl(['show', 'br9'], io, env)).toBe(1);
-    expect(io.stderr).toBe('ofctl: br9 is not a bridge or a socket\n');
-    io = capture();
-    expect(await ofctl(['add-flow', 'br0', 'actions=drop'], io, env)).toBe(1);
-    expect(io.stderr).toBe("ofctl: unknown command 'add-flow'; use --help for help\n");
-    io = capture();
-    expect(await ofctl(['show'], io, env)).toBe(1);
-    expect(io.stderr).toBe("ofctl: 'show' command requires at least 1 arguments\n");
-    io = capture();
-    expect(await ofctl(['--help'], io, env)).toBe(0);
-    for (const s of ['show SWITCH', 'dump-flows SWITCH', '--timeout=SECS', '--help', '--version']) expect(io.stdout).toContain(s);
-    io = capture();
-    expect(await ofctl(['show', 'br0'], io, { VSWITCH_RUNDIR: join(dir, 'none') })).toBe(1);
-    expect(io.stderr).toMatch(/^ofctl: br0: cannot connect to vswitchd at ".*vswitchd\.ctl" \(No such file or directory\); is vswitchd running\?\n$/);
   });
 });

@@ -1,0 +1,158 @@
+/*
+ * Multipart requests of the flow protocol: switch description, flow statistics (streamed in
+ * parts of at most ~1 MiB, yielding to the event loop between parts so a 100k-flow dump
+ * neither builds one huge message nor stalls upcalls), aggregate and table statistics, port
+ * statistics (the datapath's port counters) and descriptions, and flow monitor setup (its
+ * initial flows; later changes come from OfBridge). Called by OfConn.handle(). Control path.
+ */
+import { OFPBRC_BAD_MULTIPART, OFPBRC_BAD_PORT, OFPBRC_EPERM, OFPET_BAD_REQUEST } from '../lib/flowproto/error-codes.js';
+import type { FlowMessage, FlowStats, Input, PortStats } from '../lib/flowproto/messages.js';
+import { packageVersion } from './appctl.js';
+import type { BridgePort } from './bridge.js';
+import type { FlowMonitor, OfConn } from './ofconn.js';
+import { FME_INITIAL, flowUpdate, monitorSelects, OFPFMF_INITIAL } from './ofmgmt-bridge.js';
+import { bridgePortDescs, dpPortOf, type DpPortInfo } from './ofmgmt-ports.js';
+import { OfpError } from './ofp/errors.js';
+import type { FlowEntry } from './ofp/flow-table.js';
+import { OFPP_ANY, OFPTT_ALL } from './ofp/layout.js';
+import { flowStatsToWire, statsRequestFromWire } from './ofp/wire.js';
+import { matchFromWire, portFromWire } from './ofp/wire-match.js';
+
+/** Estimated encoded bytes per part of a flow stats reply (the maximum message is 4 MiB). */
+export const FLOW_PART_BYTES = 1 << 20;
+/** At most this many flows per part. */
+export const FLOW_PART_FLOWS = 4096;
+
+const yieldTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** A generous estimate of a flow's encoded size, to keep parts under FLOW_PART_BYTES. */
+function flowBytes(e: FlowEntry, w: Input<FlowStats>): number {
+  let n = 96 + 40 * (w.match?.fields?.length ?? 0);
+  for (const a of e.actions) n += a.type === 'learn' ? 64 + 48 * a.spec.items.length : a.type === 'note' ? 16 + a.data.length : 32;
+  return n;
+}
+
+/** Answers a multipart request. Throws OfpError for bad ones. */
+export async function handleMultipart(c: OfConn, msg: FlowMessage): Promise<void> {
+  const r = msg.multipartRequest ?? {};
+  const ofb = c.ofb;
+  const br = ofb.bridge;
+  switch (r.body) {
+    case 'desc':
+      c.conn.replyMultipart(msg, [{
+        desc: {
+          mfrDesc: 'vswitch', hwDesc: 'vswitch userspace switch', swDesc: packageVersion(), serialNum: 'None',
+          dpDesc: ofb.services.otherConfig(br.name, 'dp-desc') ?? br.name,
+        },
+      }]);
+      return;
+    case 'flow':
+      await replyFlowStats(c, msg, br.tables.select(statsRequestFromWire(r.flow ?? {})));
+      return;
+    case 'aggregate': {
+      const a = br.tables.aggregate(statsRequestFromWire(r.aggregate ?? {}));
+      c.conn.replyMultipart(msg, [{ aggregate: { packetCount: a.packets, byteCount: a.bytes, flowCount: a.flows } }]);
+      return;
+    }
+    case 'table':
+      c.conn.replyMultipart(msg, [{
+        table: {
+          stats: br.tables.tables.map((t) => ({
+            tableId: t.id, activeCount: t.count, lookupCount: t.lookupCount, matchedCount: t.matchedCount, maxEntries: t.maxEntries,
+          })),
+        },
+      }]);
+      return;
+    case 'portStats':
+      await replyPortStats(c, msg, r.portStats?.portNo);
+      return;
+    case 'portDesc':
+      c.conn.replyMultipart(msg, [{ portDesc: { ports: bridgePortDescs(br, ofb.dpPorts()) } }]);
+      return;
+    case 'flowMonitor':
+      startMonitor(c, msg);
+      return;
+    default:
+      throw new OfpError(OFPET_BAD_REQUEST, OFPBRC_BAD_MULTIPART, 'multipart request without a known body');
+  }
+}
+
+/** Sends the entries' statistics in parts, yielding between parts. */
+export async function replyFlowStats(c: OfConn, msg: FlowMessage, entries: readonly FlowEntry[]): Promise<void> {
+  const now = Date.now();
+  let i = 0;
+  do {
+    const stats: Input<FlowStats>[] = [];
+    let bytes = 0;
+    while (i < entries.length && stats.length < FLOW_PART_FLOWS && bytes < FLOW_PART_BYTES) {
+      const e = entries[i++];
+      const w = flowStatsToWire(e, now);
+      bytes += flowBytes(e, w);
+      stats.push(w);
+    }
+    const more = i < entries.length;
+    c.conn.send({ multipartReply: { more, flow: { stats } } }, msg.xid);
+    if (more) {
+      await yieldTurn();
+      if (c.conn.closed) return;
+    }
+  } while (i < entries.length);
+}
+
+function u64(n: number | undefined): bigint {
+  return BigInt(Math.max(0, Math.floor(n ?? 0)));
+}
+
+async function replyPortStats(c: OfConn, msg: FlowMessage, wantWire: number | undefined): Promise<void> {
+  const br = c.ofb.bridge;
+  let ports: BridgePort[] = br.ordered;
+  if (wantWire !== undefined && wantWire !== 0xffffffff) {
+    let no: number;
+    try {
+      no = portFromWire(wantWire);
+    } catch {
+      throw new OfpError(OFPET_BAD_REQUEST, OFPBRC_BAD_PORT, `port ${wantWire} is not a valid port number`);
+    }
+    const p = no === OFPP_ANY ? undefined : br.port(no);
+    if (no !== OFPP_ANY && p === undefined) throw new OfpError(OFPET_BAD_REQUEST, OFPBRC_BAD_PORT, `bridge ${br.name} has no port ${no}`);
+    if (p !== undefined) ports = [p];
+  }
+  const dp = c.ofb.services.dp();
+  if (dp === null || dp.isClosed) throw new OfpError(OFPET_BAD_REQUEST, OFPBRC_EPERM, 'not connected to the datapath');
+  const list = (await dp.request('port_list')) as DpPortInfo[];
+  const now = Date.now();
+  const stats: Input<PortStats>[] = ports.map((p) => {
+    const s = dpPortOf(p, list)?.stats ?? {};
+    const age = Math.max(0, now - c.ofb.portSince(p));
+    return {
+      portNo: p.ofport >= 0xff00 ? (p.ofport + 0xffff0000) >>> 0 : p.ofport,
+      rxPackets: u64(s.rx_packets), txPackets: u64(s.tx_packets), rxBytes: u64(s.rx_bytes), txBytes: u64(s.tx_bytes),
+      rxDropped: u64(s.rx_dropped), txDropped: u64(s.tx_dropped), rxErrors: u64(s.rx_errors), txErrors: u64(s.tx_errors),
+      durationSec: Math.floor(age / 1000), durationNsec: (age % 1000) * 1e6,
+    };
+  });
+  c.conn.replyMultipart(msg, [{ portStats: { stats } }]);
+}
+
+function startMonitor(c: OfConn, msg: FlowMessage): void {
+  const r = msg.multipartRequest?.flowMonitor ?? {};
+  const id = r.monitorId ?? 0;
+  if (c.monitors.has(id)) throw new OfpError(OFPET_BAD_REQUEST, OFPBRC_EPERM, `flow monitor ${id} already exists on this connection`);
+  let outPort = OFPP_ANY;
+  if (r.outPort !== undefined && r.outPort !== 0xffffffff) {
+    try {
+      outPort = portFromWire(r.outPort);
+    } catch {
+      throw new OfpError(OFPET_BAD_REQUEST, OFPBRC_BAD_PORT, `out_port ${r.outPort} is not a valid port number`);
+    }
+  }
+  const mon: FlowMonitor = { id, table: r.tableId ?? OFPTT_ALL, outPort, flags: r.flags ?? 0, match: matchFromWire(r.match) };
+  const initial = (mon.flags & OFPFMF_INITIAL) !== 0 ? c.ofb.bridge.tables.select({ table: OFPTT_ALL }).filter((e) => monitorSelects(mon, e)) : [];
+  const parts: { flowMonitor: { updates: ReturnType<typeof flowUpdate>[] } }[] = [];
+  for (let i = 0; i === 0 || i < initial.length; i += FLOW_PART_FLOWS) {
+    parts.push({ flowMonitor: { updates: initial.slice(i, i + FLOW_PART_FLOWS).map((e) => flowUpdate(e, FME_INITIAL, -1, mon)) } });
+  }
+  c.conn.replyMultipart(msg, parts);
+  c.monitors.set(id, mon);
+  c.ofb.updateTableListener();
+}
