@@ -4,27 +4,31 @@
  * start; idempotent (running it twice changes nothing the second time). Control path.
  *
  * Steps: read the wanted interfaces (Open_vSwitch.bridges -> Bridge.ports -> Port.interfaces),
- * check their types (system or "", tap, internal and dummy are supported; anything else gets
- * Interface.error and is skipped, never fatal); delete datapath ports that no wanted interface
- * has (by name and type: ports belong to bridges by name); add the missing ones (port_add is
- * idempotent for an existing name+type, so a restarted vswitchd adopts the devices as they
- * are); assign OpenFlow port numbers (ofport.ts); update the Bridge objects, flushing MAC
- * entries of ports that went away or changed; then one transaction writes Interface.ofport /
- * error / link_state / mac_in_use where they differ and Open_vSwitch.cur_cfg = next_cfg.
+ * check their types (system or "", tap, internal, stream and dummy are supported; anything else
+ * gets Interface.error and is skipped, never fatal; a stream port needs an absolute
+ * options:path); delete datapath ports that no wanted interface has (by name, type and stream
+ * options: ports belong to bridges by name); add the missing ones (port_add is idempotent for
+ * an existing name+type+options, so a restarted vswitchd adopts the devices as they are); assign
+ * OpenFlow port numbers (ofport.ts); update the Bridge objects, flushing MAC entries of ports
+ * that went away or changed; then one transaction writes Interface.ofport / error /
+ * link_state / mac_in_use where they differ and Open_vSwitch.cur_cfg = next_cfg.
  *
  * Devices come and go under system ports (a veth deleted, a guest stopped): the datapath keeps
  * such a port and reports its link state and why it is not working in port_list; this writes
  * them to Interface.link_state and Interface.error (and logs the change). PortStatusWatch polls
  * port_list once a second and reconciles when a port's state changed, and every few seconds
- * while a system interface is waiting for its device to appear.
+ * while a system interface is waiting for its device to appear (or a stream interface for the
+ * directory of its socket).
  */
 import type { DpifClient } from '../lib/dpif-client.js';
 import type { VswitchError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
+import { sameStreamOptions, STREAM_OPTION_KEYS, streamOptionsError, type StreamOptions } from '../lib/stream-options.js';
 import { atoms, mapOf, scalar, set, uuid, uuidStr } from '../ovsdb/datum.js';
 import { Bridge, BridgePort, type VlanConfig, type VlanMode } from './bridge.js';
 import { DEFAULT_MAC_AGING_S, DEFAULT_MAC_TABLE_SIZE } from './mac-learning.js';
 import { assignOfports } from './ofport.js';
+import { OFPPC_PORT_DOWN, portConfig } from './ofport-config.js';
 import { DEFAULT_MAX_IDLE_MS, type DpPort, type SwitchState } from './state.js';
 
 export type Row = Record<string, unknown> & { _uuid?: unknown };
@@ -42,6 +46,9 @@ interface Wanted {
   type: string;
   /** The datapath port type: "" is "system", as in OVS. */
   dpType: string;
+  /** stream: options path, mode and group of the socket the datapath listens on ({} for
+   *  other types). */
+  options: StreamOptions;
   ifaceUuid: string;
   iface: Row;
   bridge: string;
@@ -57,11 +64,28 @@ interface Wanted {
 interface DpPortStatus extends DpPort {
   link_state?: string;
   error?: string;
+  options?: StreamOptions;
+}
+
+/** True if datapath port `p` is what `w` asks for (name, type and, for stream, options). */
+function isWanted(p: DpPortStatus, w: Wanted): boolean {
+  return p.name === w.name && p.type === w.dpType && sameStreamOptions(p.options ?? {}, w.options);
+}
+
+/** The stream options of an Interface row (path, mode, group; other keys are not ours). */
+function streamOptions(iface: Row): StreamOptions {
+  const m = mapOf(iface.options);
+  const o: StreamOptions = {};
+  for (const k of STREAM_OPTION_KEYS) {
+    const v = m.get(k);
+    if (typeof v === 'string') o[k] = v;
+  }
+  return o;
 }
 
 /** Interface types vswitchd can create; `dummy` (no device, frames injected by tests) as in OVS;
  *  "" means system. */
-export const SUPPORTED_TYPES = new Set(['system', '', 'tap', 'internal', 'dummy']);
+export const SUPPORTED_TYPES = new Set(['system', '', 'tap', 'internal', 'stream', 'dummy']);
 
 /** The datapath port type for an Interface type. */
 export function datapathType(type: string): string {
@@ -143,11 +167,13 @@ function wantedInterfaces(db: ConfigDb, ovs: Row | undefined, log: Logger): { br
         const name = str(iface.name);
         const type = str(iface.type);
         let error = '';
+        const options = type === 'stream' ? streamOptions(iface) : {};
         const prior = wanted.get(name);
         if (prior) error = `could not add interface ${name} to bridge ${brName}: it is already on bridge ${prior.bridge}`;
         else if (i > 0) error = `port ${str(port.name)} has more than one interface; bonds are not supported yet`;
         else if (!SUPPORTED_TYPES.has(type)) error = interfaceTypeError(name, type);
-        const w: Wanted = { name, type, dpType: datapathType(type), ifaceUuid: iu, iface, bridge: brName, port, error, devError: '', linkState: '', odpPort: 0 };
+        else if (type === 'stream') error = streamOptionsError(name, options);
+        const w: Wanted = { name, type, dpType: datapathType(type), options, ifaceUuid: iu, iface, bridge: brName, port, error, devError: '', linkState: '', odpPort: 0 };
         if (prior) wanted.set(`${name}\u0000${iu}`, w);
         else wanted.set(name, w);
       });
@@ -156,8 +182,12 @@ function wantedInterfaces(db: ConfigDb, ovs: Row | undefined, log: Logger): { br
   return { bridges, wanted };
 }
 
-/** Runs one reconciliation. Returns true when bridges or ports changed. */
-export async function reconcile(st: SwitchState, db: ConfigDb, dp: DpifClient, log: Logger): Promise<boolean> {
+/**
+ * Runs one reconciliation. Returns true when bridges or ports changed. `beforeWriteBack` runs
+ * once the bridges are updated and before cur_cfg is written (vswitchd opens the bridges'
+ * flow-protocol sockets there, so they exist when vsctl returns).
+ */
+export async function reconcile(st: SwitchState, db: ConfigDb, dp: DpifClient, log: Logger, beforeWriteBack?: () => Promise<void>): Promise<boolean> {
   const ovs = [...db.rows('Open_vSwitch').values()][0];
   const { bridges, wanted } = wantedInterfaces(db, ovs, log);
   st.counters.reconfigures++;
@@ -166,7 +196,7 @@ export async function reconcile(st: SwitchState, db: ConfigDb, dp: DpifClient, l
   let list = (await dp.request('port_list')) as DpPortStatus[];
   for (const p of list) {
     const w = wanted.get(p.name);
-    if (w && !w.error && w.dpType === p.type) continue;
+    if (w && !w.error && isWanted(p, w)) continue;
     try {
       await dp.request('port_del', { port_no: p.port_no });
       log.info({ port: p.name, port_no: p.port_no }, 'deleted datapath port');
@@ -182,20 +212,20 @@ export async function reconcile(st: SwitchState, db: ConfigDb, dp: DpifClient, l
         : a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   for (const w of order) {
     if (w.error) continue;
-    const have = list.find((p) => p.name === w.name && p.type === w.dpType);
+    const have = list.find((p) => isWanted(p, w));
     if (have) {
       w.odpPort = have.port_no;
       continue;
     }
     try {
-      const r = (await dp.request('port_add', { name: w.name, type: w.dpType })) as { port_no: number };
+      const r = (await dp.request('port_add', { name: w.name, type: w.dpType, ...(w.dpType === 'stream' ? { options: w.options } : {}) })) as { port_no: number };
       w.odpPort = r.port_no;
       added = true;
       log.info({ port: w.name, type: w.dpType, port_no: r.port_no }, 'added datapath port');
     } catch (e) {
       const msg = (e as Error).message;
-      // NO_SUCH_DEVICE: the datapath's message already says what to do about it.
-      w.error = (e as VswitchError).code === 'NO_SUCH_DEVICE' ? msg : `could not open network device ${w.name} (${msg})`;
+      // NO_SUCH_DEVICE, stream: the datapath's message already names the port and what to do.
+      w.error = (e as VswitchError).code === 'NO_SUCH_DEVICE' || w.dpType === 'stream' ? msg : `could not open network device ${w.name} (${msg})`;
       // Retried every few seconds while the device is missing: say it once.
       if (str(w.iface.error) === w.error) log.debug({ port: w.name, err: msg }, 'could not add datapath port');
       else log.warn({ port: w.name, err: msg }, 'could not add datapath port');
@@ -293,6 +323,7 @@ export async function reconcile(st: SwitchState, db: ConfigDb, dp: DpifClient, l
     }
   }
 
+  if (beforeWriteBack) await beforeWriteBack();
   await writeBack(db, ovs, wanted, st, list, log);
   return changed;
 }
@@ -309,6 +340,8 @@ async function writeBack(db: ConfigDb, ovs: Row | undefined, wanted: Map<string,
     if ('error' in w.iface && str(w.iface.error) !== error) row.error = error ? error : set([]);
     const link = bp ? w.linkState : '';
     if ('link_state' in w.iface && str(w.iface.link_state) !== link) row.link_state = link ? link : set([]);
+    const admin = bp ? ((portConfig(bp) & OFPPC_PORT_DOWN) !== 0 ? 'down' : 'up') : '';
+    if ('admin_state' in w.iface && str(w.iface.admin_state) !== admin) row.admin_state = admin ? admin : set([]);
     const mac = bp ? list.find((p) => p.port_no === bp.odpPort)?.mac ?? '' : '';
     if ('mac_in_use' in w.iface && str(w.iface.mac_in_use) !== mac) row.mac_in_use = mac ? mac : set([]);
     if (Object.keys(row).length > 0) {
@@ -340,11 +373,13 @@ export function portStatusChanged(before: DpPort[], now: DpPort[]): boolean {
   return false;
 }
 
-/** True if a system interface could not be added because its device was missing. */
+/** True if a system interface could not be added because its device was missing, or a stream
+ *  interface because its socket could not be created (a directory that may appear later). */
 export function waitingForDevices(ifaces: Map<string, Row>): boolean {
   for (const row of ifaces.values()) {
     const t = str(row.type);
     if ((t === '' || t === 'system') && str(row.error).startsWith('could not open network device')) return true;
+    if (t === 'stream' && str(row.error).includes(': cannot listen on ')) return true;
   }
   return false;
 }

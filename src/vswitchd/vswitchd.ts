@@ -2,8 +2,8 @@
  * The vswitchd daemon as an object: connects to vsdb (an Idl replica of Open_vSwitch, Bridge,
  * Port, Interface) and to the datapath (as its one upcall receiver), keeps them reconciled
  * (config.ts), answers upcalls (upcall-handler.ts), revalidates the flow cache (revalidator.ts)
- * and serves the control socket (appctl.ts). main.ts runs it as a process; tests run it
- * in-process. Control path.
+ * and serves the control socket (appctl.ts) and each bridge's flow-protocol socket (ofmgmt.ts).
+ * main.ts runs it as a process; tests run it in-process. Control path.
  *
  * Connections: at start both are retried until `connectTimeoutMs`, then start() fails. Later a
  * lost connection is retried with backoff (100 ms doubling to 5 s) while the other keeps
@@ -11,14 +11,17 @@
  * start, the ports are re-synced by name, MACs are relearned from the cached flows and every
  * flow is revalidated, so a restarted vswitchd picks up where the last one stopped.
  */
+import { dirname } from 'node:path';
 import { DpifClient } from '../lib/dpif-client.js';
 import { VswitchError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { mapOf } from '../ovsdb/datum.js';
 import { Idl } from '../ovsdb/idl.js';
-import { Appctl } from './appctl.js';
+import { Appctl, packageVersion } from './appctl.js';
 import { registerBridgeCommands } from './bridge-commands.js';
 import { PortStatusWatch, reconcile, type ConfigDb, type Row } from './config.js';
+import { ControllerManager } from './controllers.js';
+import { OfMgmt } from './ofmgmt.js';
 import { Revalidator } from './revalidator.js';
 import { SwitchState } from './state.js';
 import { UpcallHandler } from './upcall-handler.js';
@@ -30,6 +33,7 @@ export const MONITORED: Record<string, string[] | null> = {
   Bridge: null,
   Port: null,
   Interface: null,
+  Controller: null,
 };
 
 export interface VswitchdOptions {
@@ -37,6 +41,9 @@ export interface VswitchdOptions {
   dpSock: string;
   /** Control socket path; omit to run without one (tests). */
   ctlSock?: string;
+  /** Where the bridges' flow-protocol sockets (BRIDGE.mgmt) go; default: the ctl socket's
+   *  directory (VSWITCH_RUNDIR); with neither, none. */
+  mgmtDir?: string;
   log: Logger;
   /** How long start() keeps trying to reach vsdb and the datapath (default 10 s). */
   connectTimeoutMs?: number;
@@ -54,6 +61,10 @@ export class Vswitchd {
   readonly upcalls: UpcallHandler;
   readonly revalidator: Revalidator;
   readonly appctl: Appctl;
+  /** The bridges' flow-protocol sockets and connections (ofctl, controllers). */
+  readonly ofmgmt: OfMgmt;
+  /** The bridges' controller connections (controllers.ts). */
+  readonly controllers: ControllerManager;
   /** Polls the datapath's ports for devices coming and going (config.ts). */
   private readonly portWatch: PortStatusWatch;
   private readonly opts: VswitchdOptions;
@@ -68,12 +79,30 @@ export class Vswitchd {
     this.opts = opts;
     this.log = opts.log;
     this.modules.set('vswitchd', this.log);
-    for (const m of ['config', 'upcall', 'revalidator', 'appctl']) this.modules.set(m, this.log.child({ module: m }));
+    for (const m of ['config', 'upcall', 'revalidator', 'appctl', 'ofmgmt']) this.modules.set(m, this.log.child({ module: m }));
     this.cfgLog = this.modules.get('config')!;
     this.revalidator = new Revalidator(this.state, this.modules.get('revalidator')!);
     this.upcalls = new UpcallHandler(this.state, () => this.revalidator.trigger());
     this.appctl = new Appctl(this.modules.get('appctl')!, this.modules, () => (opts.onExit ? opts.onExit() : void this.stop()));
     registerBridgeCommands(this.appctl, this.state, () => this.dp, (br, key) => this.bridgeOtherConfig(br, key));
+    this.ofmgmt = new OfMgmt({
+      st: this.state,
+      dp: () => this.dp,
+      otherConfig: (br, key) => this.bridgeOtherConfig(br, key),
+      portConfigChanged: () => {
+        this.revalidator.trigger();
+        void this.reconfigure(); // writes Interface.admin_state
+      },
+      log: this.modules.get('ofmgmt')!,
+    }, opts.mgmtDir ?? (opts.ctlSock ? dirname(opts.ctlSock) : null));
+    this.controllers = new ControllerManager({
+      st: this.state,
+      ofmgmt: this.ofmgmt,
+      log: this.modules.get('ofmgmt')!,
+      agent: `vswitchd ${packageVersion()}`,
+      rows: (t) => (this.idl ? (this.idl.rows(t) as Map<string, Row>) : null),
+      transact: (ops) => (this.idl ? this.idl.client.transact(DB_NAME, ops) : Promise.reject(new Error('no database connection'))),
+    });
     this.portWatch = new PortStatusWatch(this.state, () => this.dp, () => (this.idl ? (this.idl.rows('Interface') as Map<string, Row>) : null), () => this.reconfigure());
   }
 
@@ -240,7 +269,10 @@ export class Vswitchd {
       transact: (ops) => idl.client.transact(DB_NAME, ops),
     };
     try {
-      await reconcile(this.state, db, dp, this.cfgLog);
+      await reconcile(this.state, db, dp, this.cfgLog, async () => {
+        await this.ofmgmt.sync();
+        this.controllers.sync();
+      });
       if (this.dp === dp) this.state.ready = true;
     } catch (e) {
       this.cfgLog.warn({ err: (e as Error).message }, 'reconfiguration failed; will retry on the next change or reconnect');
@@ -268,6 +300,8 @@ export class Vswitchd {
     this.revalidator.stop();
     this.portWatch.stop();
     await this.appctl.close().catch(() => undefined);
+    await this.controllers.close().catch(() => undefined);
+    await this.ofmgmt.close().catch(() => undefined);
     const dp = this.dp;
     this.dp = null;
     this.upcalls.detach();

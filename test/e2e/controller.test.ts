@@ -4,18 +4,13 @@
 // makes no packet-in; a controller restart (flows keep forwarding, the switch reconnects);
 // standalone versus secure without a controller; two controllers with roles; the REST API
 // changing what the switch does.
-//
-// These tests need vswitchd's controller connections (vsctl set-controller making vswitchd
-// connect out). Until that lands they are skipped unless VSWITCH_CONTROLLER_E2E=1 is set.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRoot } from './helpers.js';
 import { Instance, sleep, type Host } from './instance.js';
 
-const enabled = process.env.VSWITCH_CONTROLLER_E2E === '1';
-if (!enabled) console.warn('skipping the controller end-to-end tests: set VSWITCH_CONTROLLER_E2E=1 once vswitchd connects to controllers');
-const root = enabled && requireRoot('controller end-to-end tests');
+const root = requireRoot('controller end-to-end tests');
 const BIN = resolve(import.meta.dirname, '../../bin/vscontroller.js');
 
 interface Ctl {
