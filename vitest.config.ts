@@ -1,5 +1,7 @@
 // Test configuration: unit tests run in parallel; end-to-end tests (root: namespaces, taps,
-// daemons) run one file at a time, since they share the machine's CPUs and kernel.
+// daemons, QEMU guests) run one file at a time, since they share the machine's CPUs and
+// kernel. `npm test` runs the two projects one after the other, so timing-sensitive unit tests
+// never compete with a guest booting.
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
