@@ -14,10 +14,10 @@
  * cannot be parsed gets an error reply with id null and its connection is closed.
  */
 import { EventEmitter } from 'node:events';
-import { existsSync, lstatSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
 import { ConnectError, TimeoutError, VswitchError } from './errors.js';
 import type { Logger } from './log.js';
+import { SocketListener } from './listener.js';
 
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
@@ -44,12 +44,7 @@ export class ConnectionClosedError extends VswitchError {
 }
 
 /** Thrown by JsonRpcServer.listenUnix when a live server already owns the socket path. */
-export class AddressInUseError extends VswitchError {
-  constructor(path: string) {
-    super('ADDR_IN_USE', `${path}: another process is already listening there`);
-    this.name = 'AddressInUseError';
-  }
-}
+export { AddressInUseError } from './listener.js';
 
 function describeRpcError(e: unknown): string {
   if (typeof e === 'string') return e;
@@ -385,86 +380,14 @@ export function connectTarget(target: string, timeoutMs = 5000, opts: JsonRpcOpt
 }
 
 /** Accepts JSON-RPC connections on Unix sockets (and TCP) and hands each to a callback. */
-export class JsonRpcServer {
-  private readonly servers: { server: net.Server; unixPath: string | null }[] = [];
-  private readonly conns = new Set<JsonRpcConnection>();
-
-  constructor(private readonly onConnection: (conn: JsonRpcConnection) => void, private readonly opts: JsonRpcOptions = {}) {}
-
-  get connections(): ReadonlySet<JsonRpcConnection> {
-    return this.conns;
-  }
-
-  /** Listens on `path`. A stale socket file left by a dead process is removed first; a socket
-   * someone still answers on is refused with AddressInUseError. */
-  async listenUnix(path: string): Promise<void> {
-    if (existsSync(path)) {
-      if (!lstatSync(path).isSocket()) throw new AddressInUseError(path);
-      if (await isAlive(path)) throw new AddressInUseError(path);
-      unlinkSync(path);
-    }
-    await this.listenOn({ path }, path);
-  }
-
-  async listenTcp(port: number, host = '0.0.0.0'): Promise<number> {
-    const server = await this.listenOn({ port, host }, null);
-    return (server.address() as net.AddressInfo).port;
-  }
-
-  private listenOn(opts: net.ListenOptions, unixPath: string | null): Promise<net.Server> {
-    const server = net.createServer((sock) => this.accept(sock, unixPath ?? `${sock.remoteAddress}:${sock.remotePort}`));
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(opts, () => {
-        server.removeListener('error', reject);
-        server.on('error', (err) => this.opts.log?.error({ err: err.message }, 'listener error'));
-        this.servers.push({ server, unixPath });
-        resolve(server);
-      });
-    });
-  }
-
-  private accept(sock: net.Socket, name: string): void {
-    const conn = new JsonRpcConnection(sock, { ...this.opts, name });
-    this.conns.add(conn);
-    conn.once('close', () => this.conns.delete(conn));
-    try {
-      this.onConnection(conn);
-    } catch (e) {
-      this.opts.log?.error({ err: (e as Error).message }, 'connection callback failed');
-      conn.close();
-    }
-  }
-
-  /** Stops listening, closes every connection and removes the socket files. */
-  async close(): Promise<void> {
-    for (const c of [...this.conns]) c.close();
-    await Promise.all(
-      this.servers.map(
-        ({ server, unixPath }) =>
-          new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            if (unixPath) {
-              try {
-                unlinkSync(unixPath);
-              } catch {
-                /* already gone */
-              }
-            }
-          }),
-      ),
+/** Accepts JSON-RPC connections on Unix sockets and TCP ports (default host 0.0.0.0). */
+export class JsonRpcServer extends SocketListener<JsonRpcConnection> {
+  constructor(onConnection: (conn: JsonRpcConnection) => void, opts: JsonRpcOptions = {}) {
+    super(
+      (sock, unixPath) => new JsonRpcConnection(sock, { ...opts, name: unixPath ?? `${sock.remoteAddress}:${sock.remotePort}` }),
+      onConnection,
+      opts.log,
+      '0.0.0.0',
     );
-    this.servers.length = 0;
   }
-}
-
-function isAlive(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.createConnection({ path });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
 }
