@@ -170,8 +170,26 @@ export async function startVsdbServer(cfg: VsdbServerConfig): Promise<RunningVsd
   return { service, stop, stopped };
 }
 
+export const USAGE = `vsdb-server: the vswitch configuration database server (RFC 7047)
+usage: vsdb-server [OPTIONS]
+
+Options:
+  --db FILE                 database file (default $VSWITCH_DBDIR/conf.db; created if missing)
+  --remote punix:PATH|ptcp:PORT[:IP]
+                            serve clients there; repeatable (default punix:$VSWITCH_RUNDIR/db.sock)
+  --schema FILE             schema for a new database (default: the package's vswitch.ovsschema)
+  --unixctl PATH            appctl control socket (default $VSWITCH_RUNDIR/vsdb-server.ctl)
+  --pidfile [FILE]          write the pid once listening (removed on exit)
+  --log-file [FILE]         log there instead of stdout
+  --detach                  run in the background once listening
+  --no-fsync                never fdatasync, even for durable commits (scratch databases)
+  --max-message-bytes N     largest JSON-RPC message accepted (default 64 MiB)
+  -h, --help                show this help
+`;
+
 interface Args {
   cfg: Omit<VsdbServerConfig, 'log'>;
+  help?: boolean;
   detach: boolean;
   logFile: string | null;
 }
@@ -204,7 +222,8 @@ export function parseArgs(argv: string[]): Args {
       case '--detach': a.detach = true; break;
       case '--no-fsync': a.cfg.fsync = false; break;
       case '--max-message-bytes': a.cfg.maxMessageBytes = Number(need()); break;
-      default: throw new UsageError(`unknown option "${argv[i]}" (see the header of src/ovsdb/main.ts)`);
+      case '-h': case '--help': a.help = true; break;
+      default: throw new UsageError(`unknown option "${argv[i]}"; use --help for help`);
     }
   }
   if (a.cfg.remotes.length === 0) a.cfg.remotes.push(`punix:${p.dbSock}`);
@@ -241,6 +260,10 @@ export async function main(argv: string[]): Promise<void> {
   } catch (e) {
     process.stderr.write(`vsdb-server: ${(e as Error).message}\n`);
     process.exit(2);
+  }
+  if (args.help) {
+    process.stdout.write(USAGE);
+    process.exit(0);
   }
   if (args.detach && !process.env.VSWITCH_VSDB_DETACHED) process.exit(await detach(argv));
   const log = createLogger('vsdb-server', args.logFile ?? undefined);

@@ -102,3 +102,14 @@ describe('vsdb-server daemon process', () => {
     await waitFor(() => !existsSync(pidfile));
   });
 });
+
+describe('vsdb-server command line', () => {
+  it('prints its options with --help and rejects unknown ones', () => {
+    const help = spawnSync(process.execPath, [BIN, '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    for (const o of ['--db FILE', '--remote', '--pidfile', '--log-file', '--detach', '--no-fsync']) expect(help.stdout).toContain(o);
+    const bad = spawnSync(process.execPath, [BIN, '--bogus'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe('vsdb-server: unknown option "--bogus"; use --help for help\n');
+  });
+});
