@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VswitchError } from '../lib/errors.js';
+import type { NetdevStats } from './netdev.js';
 
 /** Slots of the txStats Float64Array that sendBurst adds to (see TX_STATS_SLOTS). */
 export const TXS_BYTES = 0;
@@ -19,6 +20,30 @@ export const TXS_INVAL = 4;
 export const TXS_MSGSIZE = 5;
 export const TXS_OTHER = 6;
 export const TX_STATS_SLOTS = 7;
+
+/**
+ * Folds the addon's in-place tx stats of a port into its NetdevStats after a send burst, so
+ * every frame is either sent or counted under exactly one reason. `extraDrops` are frames the
+ * netdev dropped itself before any syscall (device closed or missing).
+ */
+export function foldTxStats(s: NetdevStats, t: Float64Array, sent: number, extraDrops: number): void {
+  s.txPackets += sent;
+  s.txBytes = t[TXS_BYTES];
+  s.txDropped = t[TXS_AGAIN] + t[TXS_NOBUFS] + t[TXS_DOWN] + extraDrops;
+  s.txErrors = t[TXS_INVAL] + t[TXS_MSGSIZE] + t[TXS_OTHER];
+}
+
+/** The per-reason tx drop counters of a port's tx stats, named as dpctl show -s prints them. */
+export function txDropCounters(t: Float64Array): Record<string, number> {
+  return {
+    tx_queue_full: t[TXS_AGAIN],
+    tx_no_buffers: t[TXS_NOBUFS],
+    tx_link_down: t[TXS_DOWN],
+    tx_bad_frame: t[TXS_INVAL],
+    tx_too_big: t[TXS_MSGSIZE],
+    tx_other_error: t[TXS_OTHER],
+  };
+}
 
 /** Slots of the rx state Int32Array of streamRecvBurst (stream.c). */
 export const RS_HEAD = 0;

@@ -23,8 +23,7 @@ import {
   VNET_WORDS, type PacketBatch,
 } from './batch.js';
 import {
-  IFF_RUNNING, IFF_UP, isNativeError, loadNative, TX_STATS_SLOTS, TXS_AGAIN, TXS_BYTES, TXS_DOWN, TXS_INVAL,
-  TXS_MSGSIZE, TXS_NOBUFS, TXS_OTHER, type VswitchIo,
+  foldTxStats, IFF_RUNNING, IFF_UP, isNativeError, loadNative, TX_STATS_SLOTS, txDropCounters, type VswitchIo,
 } from './native.js';
 import { NetdevOpenError, NoSuchDeviceError, type LinkState, type Netdev, type NetdevOptions, type NetdevStats } from './netdev.js';
 import { OFFLOAD_CSUM, OFFLOAD_TSO, OFFLOAD_UFO, OFFLOAD_USO } from './offload.js';
@@ -222,10 +221,7 @@ export class SystemNetdev implements Netdev {
     }
     const t = this.txStats;
     const sent = this.io.packetSendBurst(this.fd, buf, offs, lens, count, vnet, this.vnetLen, t);
-    s.txPackets += sent;
-    s.txBytes = t[TXS_BYTES];
-    s.txDropped = t[TXS_AGAIN] + t[TXS_NOBUFS] + t[TXS_DOWN] + this.txNoDevice;
-    s.txErrors = t[TXS_INVAL] + t[TXS_MSGSIZE] + t[TXS_OTHER];
+    foldTxStats(s, t, sent, this.txNoDevice);
     return sent;
   }
 
@@ -255,12 +251,7 @@ export class SystemNetdev implements Netdev {
       rx_truncated: this.rxTruncated,
       rx_vlan_restored: this.rxVlanRestored,
       rx_gso: this.rxGso,
-      tx_queue_full: t[TXS_AGAIN],
-      tx_no_buffers: t[TXS_NOBUFS],
-      tx_link_down: t[TXS_DOWN],
-      tx_bad_frame: t[TXS_INVAL],
-      tx_too_big: t[TXS_MSGSIZE],
-      tx_other_error: t[TXS_OTHER],
+      ...txDropCounters(t),
       tx_no_device: this.txNoDevice,
     };
   }

@@ -16,7 +16,7 @@ import type { Logger } from '../lib/log.js';
 import { BATCH_MAX, RX_HEADROOM, SLOT_SIZE, V_FLAGS_GSO, VNET_HDR_LEN, VNET_WORDS, type PacketBatch } from './batch.js';
 import {
   IFF_RUNNING, IFF_UP, loadNative, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_USO4, TUN_F_USO6,
-  TX_STATS_SLOTS, TXS_AGAIN, TXS_BYTES, TXS_DOWN, TXS_INVAL, TXS_MSGSIZE, TXS_NOBUFS, TXS_OTHER, type VswitchIo,
+  foldTxStats, TX_STATS_SLOTS, txDropCounters, type VswitchIo,
 } from './native.js';
 import type { LinkState, Netdev, NetdevOptions, NetdevStats } from './netdev.js';
 import { OFFLOAD_CSUM, OFFLOAD_TSO, OFFLOAD_UFO, OFFLOAD_USO } from './offload.js';
@@ -145,10 +145,7 @@ export class TapNetdev implements Netdev {
     // either sent or counted under exactly one reason.
     const t = this.txStats;
     const sent = this.io.tapSendBurst(this.fd, buf, offs, lens, count, vnet, this.vnetLen, t);
-    s.txPackets += sent;
-    s.txBytes = t[TXS_BYTES];
-    s.txDropped = t[TXS_AGAIN] + t[TXS_NOBUFS] + t[TXS_DOWN] + this.txClosed;
-    s.txErrors = t[TXS_INVAL] + t[TXS_MSGSIZE] + t[TXS_OTHER];
+    foldTxStats(s, t, sent, this.txClosed);
     return sent;
   }
 
@@ -179,12 +176,7 @@ export class TapNetdev implements Netdev {
     const t = this.txStats;
     return {
       rx_error: this.rxErrorBursts,
-      tx_queue_full: t[TXS_AGAIN],
-      tx_no_buffers: t[TXS_NOBUFS],
-      tx_link_down: t[TXS_DOWN],
-      tx_bad_frame: t[TXS_INVAL],
-      tx_too_big: t[TXS_MSGSIZE],
-      tx_other_error: t[TXS_OTHER],
+      ...txDropCounters(t),
       tx_closed: this.txClosed,
       rx_gso: this.rxGso,
     };
