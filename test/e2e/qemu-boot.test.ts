@@ -44,8 +44,7 @@ describe.skipIf(!isRoot)('the QEMU test guest, without the switch', () => {
     });
     started.push(a);
     // QEMU 7.2 connects a stream client once, at start-up, with no retry: listen first.
-    for (let i = 0; i < 100 && !existsSync(sock) && a.running; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(existsSync(sock), a.output()).toBe(true);
+    await serverListening(sock, a);
     const b = Guest.start({
       image, netdev: streamNetdev(sock, false), ip: '10.77.0.2/24',
       // stay: b answers a's pings for as long as a needs, then the test stops it.
@@ -82,18 +81,18 @@ describe.skipIf(!isRoot)('the QEMU test guest, without the switch', () => {
 
   it('vs.vlan puts the address on a tagged subinterface; tagged guests reach each other', async () => {
     const sock = join(dir, 'vlan.sock');
-    const a = Guest.start({ image, netdev: streamNetdev(sock, true), ip: '10.79.0.1/24', vlan: 10, steps: [step.ping('10.79.0.2')] });
+    const a = Guest.start({ image, netdev: streamNetdev(sock, true), ip: '10.79.0.1/24', vlan: 10, steps: [step.ping('10.79.0.2', 60)] });
     started.push(a);
-    for (let i = 0; i < 100 && !existsSync(sock) && a.running; i++) await new Promise((r) => setTimeout(r, 50));
+    await serverListening(sock, a);
     const b = Guest.start({
       image, netdev: streamNetdev(sock, false), ip: '10.79.0.2/24', vlan: 10,
-      steps: [step.ping('10.79.0.1'), step.sh('grep -q "VID: 10" /proc/net/vlan/eth0.10 && ! ip addr show dev eth0 | grep -q 10.79'), step.stay],
+      steps: [step.ping('10.79.0.1', 60), step.sh('grep -q "VID: 10" /proc/net/vlan/eth0.10 && ! ip addr show dev eth0 | grep -q 10.79'), step.stay],
     });
     started.push(b);
     await a.waitFor(/^VSGUEST: up eth0\.10 10\.79\.0\.1\/24/, 60_000);
     await b.waitFor(/^VSGUEST: up eth0\.10 10\.79\.0\.2\/24/, 60_000);
-    await b.waitFor(/^VSGUEST: ping 10\.79\.0\.1 ok$/, 40_000);
-    await a.waitFor(/^VSGUEST: ping 10\.79\.0\.2 ok$/, 40_000);
+    await b.waitFor(/^VSGUEST: ping 10\.79\.0\.1 ok$/, 70_000);
+    await a.waitFor(/^VSGUEST: ping 10\.79\.0\.2 ok$/, 70_000);
     await b.waitFor(/^VSGUEST: sh rc=0$/, 10_000);
     expect(await a.exited()).toBe(0);
     await b.stop();
@@ -131,3 +130,12 @@ describe.skipIf(!isRoot)('the QEMU test guest, without the switch', () => {
     }
   });
 });
+
+/**
+ * QEMU's stream client connects once, at start-up: the client guest must not start before the
+ * server guest's socket exists. A loaded machine can take several seconds to get there.
+ */
+async function serverListening(sock: string, server: Guest): Promise<void> {
+  for (let i = 0; i < 600 && !existsSync(sock) && server.running; i++) await new Promise((r) => setTimeout(r, 50));
+  expect(existsSync(sock), `no stream socket after 30 s\n${server.output()}`).toBe(true);
+}
