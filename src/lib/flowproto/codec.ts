@@ -1,7 +1,8 @@
 /*
  * Encoding and decoding of flow protocol messages with protobufjs, from the schema of record
  * proto/vswitch-flow.proto, loaded at run time with protobufjs's parser (found from this
- * module's location, so it works from src/ under the test runner and from dist/ after tsc).
+ * module's location, so it works from src/ under the test runner and from dist/ after tsc);
+ * the byte-level work is plain-codec.ts (plain objects, no protobufjs message instances).
  * Used by connection.ts and by anyone who needs raw bytes (tests, tools). Control path.
  */
 import { existsSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { FlowProtoError } from './errors.js';
 import type { BodyInput, FlowMessage } from './messages.js';
+import { decodePlain, encodePlain } from './plain-codec.js';
 
 /** The protocol version this code speaks (Hello.versions). */
 export const FLOW_PROTO_VERSION = 1;
@@ -43,12 +45,12 @@ function msgType(): protobuf.Type {
   return messageType;
 }
 
-const TO_OBJECT: protobuf.IConversionOptions = { longs: BigInt, oneofs: true };
-
-/** Encodes a message (`body` holds one member of the oneof). Throws on values of the wrong type. */
+/**
+ * Encodes a message (`body` holds one member of the oneof). Values must have the types of
+ * messages.ts (enums as numbers, uint64 as bigint or number, bytes as Uint8Array).
+ */
 export function encodeMessage(version: number, xid: number, body: BodyInput): Uint8Array {
-  const t = msgType();
-  return t.encode(t.fromObject({ ...body, version, xid: xid >>> 0 })).finish();
+  return encodePlain(msgType(), { ...body, version, xid: xid >>> 0 });
 }
 
 /**
@@ -60,7 +62,7 @@ export function decodeMessage(buf: Uint8Array): FlowMessage {
   // protobufjs reads a plain Uint8Array about twice as fast as a Buffer (no Buffer.slice per bytes field).
   const u8 = Buffer.isBuffer(buf) ? new Uint8Array(buf.buffer, buf.byteOffset, buf.length) : buf;
   try {
-    const m = t.toObject(t.decode(u8), TO_OBJECT) as FlowMessage;
+    const m = decodePlain(t, u8) as unknown as FlowMessage;
     m.version ??= 0;
     m.xid ??= 0;
     return m;
