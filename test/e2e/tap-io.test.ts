@@ -263,16 +263,32 @@ describe.skipIf(!root)('tap netdev (openNetdev tap/internal)', () => {
     const t = open(uniqueName('vswt'), 'tap');
     plumb(ns, t.name, '10.78.0.1/24');
     const b = new PacketBatch();
-    const woke = new Promise<number>((resolve) => t.start(() => resolve(t.rxBurst(b))));
+    // While the tap was up in this namespace (IPv6 on) before the move, the kernel may have
+    // queued a frame or two on it (router solicitation, MLD): read those first.
+    while (t.rxBurst(b) > 0) { /* stale frames from before the move */ }
+    const rx0 = t.stats.rxPackets;
+    const bytes0 = t.stats.rxBytes;
+    let got = 0;
+    const woke = new Promise<number>((resolve) => t.start(() => {
+      if (got > 0) return; // keep the batch as it was for the checks below
+      got = t.rxBurst(b);
+      if (got > 0) resolve(got);
+    }));
+    b.count = 0;
     b.push(arpRequest([10, 78, 0, 2], [10, 78, 0, 1]));
     expect(t.txBurst(b.buf, b.offs, b.lens, b.count, new Uint8Array(BATCH_MAX * 10))).toBe(1);
     expect(t.stats.txPackets).toBe(1);
     expect(t.stats.txBytes).toBe(42);
-    expect(await woke).toBe(1);
-    expect(b.count).toBe(1);
-    expect(parseArp(b.buf, b.offs[0], b.lens[0])?.op).toBe(2);
-    expect(t.stats.rxPackets).toBe(1);
-    expect(t.stats.rxBytes).toBe(b.lens[0]);
+    expect(await woke).toBeGreaterThanOrEqual(1);
+    const ops: (number | undefined)[] = [];
+    let bytes = 0;
+    for (let i = 0; i < b.count; i++) {
+      ops.push(parseArp(b.buf, b.offs[i], b.lens[i])?.op);
+      bytes += b.lens[i];
+    }
+    expect(ops).toContain(2); // the namespace answered our ARP request
+    expect(t.stats.rxPackets - rx0).toBe(b.count);
+    expect(t.stats.rxBytes - bytes0).toBe(bytes);
 
     nsExec(ns, `ip link set ${t.name} down`);
     expect(t.txBurst(b.buf, b.offs, b.lens, 1, new Uint8Array(BATCH_MAX * 10))).toBe(0);
