@@ -81,7 +81,9 @@ describe.skipIf(!isRoot)('the QEMU test guest, without the switch', () => {
 
   it('vs.vlan puts the address on a tagged subinterface; tagged guests reach each other', async () => {
     const sock = join(dir, 'vlan.sock');
-    const a = Guest.start({ image, netdev: streamNetdev(sock, true), ip: '10.79.0.1/24', vlan: 10, steps: [step.ping('10.79.0.2', 60)] });
+    const a = Guest.start({ image, netdev: streamNetdev(sock, true), ip: '10.79.0.1/24', vlan: 10,
+      // stay: a must still answer b's pings after its own succeeded (b may start pinging later).
+      steps: [step.ping('10.79.0.2', 60), step.stay] });
     started.push(a);
     await serverListening(sock, a);
     const b = Guest.start({
@@ -94,8 +96,9 @@ describe.skipIf(!isRoot)('the QEMU test guest, without the switch', () => {
     await b.waitFor(/^VSGUEST: ping 10\.79\.0\.1 ok$/, 70_000);
     await a.waitFor(/^VSGUEST: ping 10\.79\.0\.2 ok$/, 70_000);
     await b.waitFor(/^VSGUEST: sh rc=0$/, 10_000);
-    expect(await a.exited()).toBe(0);
+    await a.waitFor(/^VSGUEST: stay$/, 5_000);
     await b.stop();
+    await a.stop();
   });
 
   it('QEMU runs vswitch-ifup and vswitch-ifdown with the tap name and its environment', async () => {
