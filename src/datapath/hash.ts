@@ -6,9 +6,8 @@
  * hashes never leave this process (tables rehash with the same functions). KEY_WORDS is even.
  */
 import { KEY_WORDS } from '../lib/flow-key.js';
+import { murmurFinish, murmurMix } from '../lib/murmur.js';
 
-const C1 = 0xcc9e2d51;
-const C2 = 0x1b873593;
 const SEED = 0x9747b28c;
 
 /**
@@ -26,7 +25,7 @@ export function hashKey(keys: Uint32Array, ko: number): number {
     b = Math.imul(b ^ keys[ko + i + 1], 0x85ebca77);
     b ^= b >>> 13;
   }
-  return fmix(a ^ Math.imul(b, 0xc2b2ae3d) ^ (KEY_WORDS * 4));
+  return murmurFinish(a ^ Math.imul(b, 0xc2b2ae3d) ^ (KEY_WORDS * 4));
 }
 
 /**
@@ -37,21 +36,7 @@ export function hashMasked(keys: Uint32Array, ko: number, mask: Uint32Array, wor
   let h = SEED;
   for (let i = 0; i < n; i++) {
     const w = words[i];
-    let k = Math.imul(keys[ko + w] & mask[w], C1);
-    k = (k << 15) | (k >>> 17);
-    k = Math.imul(k, C2);
-    h ^= k;
-    h = (h << 13) | (h >>> 19);
-    h = (Math.imul(h, 5) + 0xe6546b64) | 0;
+    h = murmurMix(h, keys[ko + w] & mask[w]);
   }
-  return fmix(h ^ (n * 4));
-}
-
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return murmurFinish(h ^ (n * 4));
 }

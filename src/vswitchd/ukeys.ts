@@ -15,6 +15,7 @@
 import { KEY_WORDS } from '../lib/flow-key.js';
 import type { FlowEntry } from './ofp/flow-table.js';
 import type { LearnRecord } from './xlate.js';
+import { murmurFinish, murmurMix } from '../lib/murmur.js';
 
 export class Ukey {
   readonly check: number;
@@ -40,21 +41,6 @@ export class Ukey {
   }
 }
 
-function mix(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) >>> 0;
-}
 
 /** Hashes of the last identify() call. */
 let idKey = 0;
@@ -67,13 +53,13 @@ function identify(key: ArrayLike<number>, ko: number, mask: ArrayLike<number>, m
   for (let i = 0; i < KEY_WORDS; i++) {
     const m = mask[mo + i] >>> 0;
     const k = (key[ko + i] & m) >>> 0;
-    a = mix(a, k);
-    a = mix(a, m);
-    b = mix(b, m ^ 0x9e3779b9);
-    b = mix(b, k + i);
+    a = murmurMix(a, k);
+    a = murmurMix(a, m);
+    b = murmurMix(b, m ^ 0x9e3779b9);
+    b = murmurMix(b, k + i);
   }
-  const h1 = fmix(a);
-  const h2 = fmix(b);
+  const h1 = murmurFinish(a);
+  const h2 = murmurFinish(b);
   idKey = (h1 * 0x200000) + (h2 >>> 11); // 32 + 21 bits
   idCheck = h2;
 }

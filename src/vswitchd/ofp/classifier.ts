@@ -47,6 +47,7 @@ import { IntBuckets, IntCounts } from './int-map.js';
 import { OF_W_METADATA, OF_WORDS } from './layout.js';
 import type { Match } from './match.js';
 import { PrefixTrie, prefixMask32 } from './prefix-trie.js';
+import { murmurFinish, murmurMix } from '../../lib/murmur.js';
 
 /** A rule as the classifier sees it; flow-table.ts extends it. Fields are set on insert. */
 export class ClsRule {
@@ -71,21 +72,9 @@ for (let w = 0; w < OF_WORDS; w++) {
 const N_STAGES = 4;
 
 const HASH_BASIS = 0x2e5a1b3d;
-function mix(h: number, k: number): number {
-  k = Math.imul(k, 0xcc9e2d51);
-  k = (k << 15) | (k >>> 17);
-  k = Math.imul(k, 0x1b873593);
-  h ^= k;
-  h = (h << 13) | (h >>> 19);
-  return (Math.imul(h, 5) + 0xe6546b64) | 0;
-}
 /** Final mix, kept to 30 bits so Map keys stay small integers (no heap numbers per lookup). */
 function finish(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  return (h ^ (h >>> 16)) & 0x3fffffff;
+  return murmurFinish(h) & 0x3fffffff;
 }
 
 /** Prefix length of a 32-bit mask word, or -1 when it is not a prefix. */
@@ -149,7 +138,7 @@ export class Subtable {
     let j = 0;
     const last = this.stageEnd.length - 1;
     for (let s = 0; s <= last; s++) {
-      for (const end = this.stageEnd[s]; j < end; j++) h = mix(h, value[this.words[j]]);
+      for (const end = this.stageEnd[s]; j < end; j++) h = murmurMix(h, value[this.words[j]]);
       if (s < last && fn) fn(s, finish(h));
     }
     return finish(h);
@@ -173,7 +162,7 @@ export class Subtable {
 
 function maskHashOf(mask: Uint32Array): number {
   let h = HASH_BASIS;
-  for (let i = 0; i < OF_WORDS; i++) h = mix(h, mask[i]);
+  for (let i = 0; i < OF_WORDS; i++) h = murmurMix(h, mask[i]);
   return finish(h);
 }
 
@@ -331,7 +320,7 @@ export class Classifier<R extends ClsRule = ClsRule> {
         const end = ends[s];
         for (; j < end; j++) {
           const w = words[j];
-          h = mix(h, flow[w] & mask[w]);
+          h = murmurMix(h, flow[w] & mask[w]);
         }
         if (s < last && !st.stageSets[s].has(finish(h))) {
           if (wc !== null) for (let k = 0; k < end; k++) wc[words[k]] = (wc[words[k]] | mask[words[k]]) >>> 0;
