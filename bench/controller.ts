@@ -1,232 +1,100 @@
 /*
- * Controller benchmarks, in one process: vscontroller's Controller (src/controller) and a
- * minimal switch made of a FlowConnection, joined by loopback TCP (or a Unix socket with
- * --unix). Both ends share this process's one event loop, so each figure is the cost of the
- * controller, the protocol (encode, frame, decode both ways) and a switch that does nothing
- * with what it gets. `npm run bench:controller` (node dist/bench/controller.js [--quick]
- * [--unix]); prints the figures and writes bench/results/controller.json. Control path; not a
- * test, it only measures.
- *
- *  - flow_mods_per_sec: flow mods through one connection, each batch followed by a barrier and
- *    its reply (sw.flowMods: the OpenFlow model prebuilt, and from ovs-ofctl strings).
- *  - packet_in_rtt_us: packet-in to packet-out, one at a time: l2-learning floods an unknown
- *    destination (p50, p99, mean).
- *  - new_flows_per_sec: packet-ins each for a new (source, known destination) pair, up to
- *    WINDOW outstanding; l2-learning answers each with a flow mod and a packet-out; the figure
- *    is flow mods the switch received per second.
- *
- * New-flow setup through a real switch (once vswitchd connects to controllers): start
- * `vscontroller --app l2-learning ptcp:6653:127.0.0.1`, `vsctl set-controller br0
- * tcp:127.0.0.1:6653` and `vsctl set-fail-mode br0 secure` on the setup bench/run.ts builds
- * (two namespaces on tap ports), then flood from host 1 with frames whose source MAC changes
- * every frame (bench/gen/pktgen.c with a MAC-per-frame mode) to host 2's MAC: each frame is a
- * new (in_port, dl_dst, dl_src) flow the controller decides. The figure is frames reaching
- * host 2 per second over one second, with `dpctl show -s` misses and the controller's
- * vscontroller_flow_mods_total as details, as measure-newflow.ts does for the flow table.
+ * Controller benchmarks: `npm run bench:controller` (node dist/bench/controller.js [--quick]
+ * [--unix] [--only fake|real]). Three figures, measured twice:
+ *  - real: through a real running vswitch (controller-real.ts: vsdb-server, datapath, vswitchd
+ *    in private directories, two namespaces on tap ports, `vsctl set-controller` to a controller
+ *    in this process). Needs root; skipped with a reason otherwise.
+ *  - fake: vscontroller's Controller against an in-process fake switch (controller-fake.ts):
+ *    the controller and protocol cost alone.
+ * Prints a table and writes bench/results/controller.json. Run it under `flock
+ * /work/bench.lock` on a shared machine. Control path; not a test, it only measures.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pino from 'pino';
-import { L2Learning, parseL2Options } from '../src/controller/apps/l2-learning.js';
-import { Controller } from '../src/controller/controller.js';
-import type { SwitchSession } from '../src/controller/switch-session.js';
-import { FlowConnection } from '../src/lib/flowproto/connection.js';
-import type { FlowMessage } from '../src/lib/flowproto/messages.js';
-import { F_ETH_DST, F_IN_PORT } from '../src/vswitchd/ofp/fields.js';
-import { newFlowMod, type FlowMod } from '../src/vswitchd/ofp/flow-syntax.js';
-import { Match } from '../src/vswitchd/ofp/match.js';
-import { matchToWire } from '../src/vswitchd/ofp/wire-match.js';
+import { benchFakeSwitch, type FakeSwitchFigures } from './controller-fake.js';
+import { benchRealSwitch, type RealSwitchFigures } from './controller-real.js';
+import { interrupt, runTeardowns } from './sh.js';
 
 const quick = process.argv.includes('--quick');
 const useUnix = process.argv.includes('--unix');
-const WINDOW = 64;
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt >= 0 ? process.argv[onlyAt + 1] ?? '' : 'real,fake';
+const here = dirname(fileURLToPath(import.meta.url));
+const root = here.endsWith(join('dist', 'bench')) ? join(here, '..', '..') : join(here, '..');
 
-/** A switch that answers the handshake and counts what it gets. */
-class BenchSwitch {
-  conn!: FlowConnection;
-  flowMods = 0;
-  packetOuts = 0;
-  onPacketOut: (() => void) | null = null;
-  onFlowMod: (() => void) | null = null;
+const say = (s: string): void => void process.stdout.write(`${s}\n`);
+const us = (v: number): string => (Number.isFinite(v) ? v.toFixed(1) : 'n/a');
 
-  async connect(target: string, dpid: bigint): Promise<void> {
-    this.conn = await FlowConnection.connect(target, { agent: 'bench switch', onMessage: (m, k) => this.handle(m, k, dpid) });
+function table(real: RealSwitchFigures | { na: string } | null, fake: FakeSwitchFigures | null): string {
+  const rows: [string, string, string][] = [];
+  const r = real !== null && !('na' in real) ? real : null;
+  const na = real !== null && 'na' in real ? `n/a (${real.na})` : '—';
+  rows.push(['flow mods/s, batches of 1000 + barrier', r ? String(r.flow_mods_per_sec.batch1000_barrier_each) : na, fake ? String(fake.flow_mods_per_sec.model_batch1000) : '—']);
+  rows.push(['flow mods/s, batches of 100 + barrier', r ? String(r.flow_mods_per_sec.batch100_barrier_each) : na, fake ? String(fake.flow_mods_per_sec.model_batch100) : '—']);
+  rows.push(['flow mods/s, pipelined, one barrier', r ? String(r.flow_mods_per_sec.pipelined_one_barrier) : na, '—']);
+  if (r) {
+    const p = r.packet_in_rtt_us;
+    rows.push(['UDP round trip via controller p50/p99 µs', `${us(p.via_controller.p50)} / ${us(p.via_controller.p99)}`, '—']);
+    rows.push(['UDP round trip via flows p50/p99 µs', `${us(p.via_flows.p50)} / ${us(p.via_flows.p99)}`, '—']);
   }
-
-  private handle(m: FlowMessage, k: FlowConnection, dpid: bigint): void {
-    switch (m.body) {
-      case 'featuresRequest':
-        k.reply(m, { featuresReply: { datapathId: dpid, nTables: 255 } });
-        return;
-      case 'multipartRequest':
-        if (m.multipartRequest?.body === 'portDesc') k.replyMultipart(m, [{ portDesc: { ports: [1, 2, 3].map((p) => ({ portNo: p, name: `p${p}` })) } }]);
-        else if (m.multipartRequest?.body === 'flow') k.replyMultipart(m, [{ flow: { stats: [] } }]);
-        else k.replyMultipart(m, [{ desc: { swDesc: 'bench switch' } }]);
-        return;
-      case 'flowMod':
-        this.flowMods++;
-        this.onFlowMod?.();
-        return;
-      case 'packetOut':
-        this.packetOuts++;
-        this.onPacketOut?.();
-        return;
-      default:
-    }
-  }
-
-  /** `match` carries the in_port (inPortMatch). */
-  packetIn(data: Uint8Array, match: ReturnType<typeof matchToWire>): void {
-    this.conn.send({ packetIn: { bufferId: 0xffffffff, totalLen: data.length, reason: 0, match, data } });
-  }
+  rows.push(['packet-in → packet-out µs (p50)', r ? `${us(r.packet_in_rtt_us.added_per_trip_p50)} added per trip` : na, fake ? us(fake.packet_in_rtt_us.p50) : '—']);
+  rows.push(['new flows/s decided by the controller', r ? String(r.new_flows_per_sec.perSec) : na, fake ? String(fake.new_flows_per_sec.perSec) : '—']);
+  if (r) rows.push(['  flows set up/s until the backlog drained', `${r.new_flows_per_sec.flowsSetUpPerSec} (${r.new_flows_per_sec.setupSeconds.toFixed(1)} s)`, '—']);
+  const w = [Math.max(...rows.map((x) => x[0].length)), Math.max(12, ...rows.map((x) => x[1].length)), 20];
+  const line = (a: string, b: string, c: string): string => `  ${a.padEnd(w[0])}  ${b.padStart(w[1])}  ${c.padStart(w[2])}`;
+  return [line('', 'real vswitchd', 'in-process fake'), ...rows.map((x) => line(...x))].join('\n');
 }
 
-function inPortMatch(p: number): ReturnType<typeof matchToWire> {
-  const m = new Match();
-  m.setFieldNum(F_IN_PORT, p);
-  return matchToWire(m);
-}
-
-function frame(dst: number, src: number): Uint8Array {
-  const f = new Uint8Array(64);
-  for (let i = 0; i < 6; i++) {
-    f[i] = Math.floor(dst / 2 ** (8 * (5 - i))) & 0xff;
-    f[6 + i] = Math.floor(src / 2 ** (8 * (5 - i))) & 0xff;
-  }
-  f[12] = 0x08;
-  return f;
-}
-
-const log = pino({ level: 'silent' });
-
-async function setup(apps: { app: L2Learning }[], dpid: bigint, dir: string): Promise<{ ctrl: Controller; sw: BenchSwitch; session: SwitchSession }> {
-  const path = join(dir, `c${dpid}.sock`);
-  const ctrl = new Controller({
-    targets: useUnix ? [{ kind: 'unix', path }] : [{ kind: 'tcp', port: 0, host: '127.0.0.1' }], apps, log, probeIntervalMs: 0,
-  });
-  await ctrl.start();
-  const sw = new BenchSwitch();
-  await sw.connect(useUnix ? `unix:${path}` : `tcp:127.0.0.1:${ctrl.tcpPorts[0]}`, dpid);
-  for (let i = 0; i < 500 && !ctrl.switch(dpid)?.isUp; i++) await new Promise((r) => setTimeout(r, 10));
-  const session = ctrl.switch(dpid);
-  if (!session) throw new Error('the bench switch did not come up');
-  return { ctrl, sw, session };
-}
-
-async function flowModRate(dir: string): Promise<Record<string, number>> {
-  const { ctrl, sw, session } = await setup([], 1n, dir);
-  const total = quick ? 20000 : 100000;
-  const out: Record<string, number> = {};
-  for (const batch of [1000, 100]) {
-    const models: FlowMod[] = [];
-    for (let i = 0; i < batch; i++) {
-      const fm = newFlowMod('add');
-      fm.priority = 100;
-      fm.match.setFieldNum(F_IN_PORT, 1 + (i % 3));
-      fm.match.setFieldNum(F_ETH_DST, 0x020000000000 + i);
-      fm.actions = [{ type: 'output', port: 2 }];
-      models.push(fm);
-    }
-    const strings = models.map((_, i) => `priority=100,in_port=${1 + (i % 3)},dl_dst=02:00:00:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')},actions=output:2`);
-    for (const [kind, flows] of [['model', models], ['string', strings]] as const) {
-      for (let w = 0; w < 5; w++) await session.flowMods(flows.map((flow) => ({ flow }))); // warm-up
-      const before = sw.flowMods;
-      const t0 = performance.now();
-      for (let done = 0; done < total; done += batch) {
-        const f = await session.flowMods(flows.map((flow) => ({ flow })));
-        if (f.length) throw new Error(`flow mods refused: ${f[0].error.message}`);
-      }
-      const secs = (performance.now() - t0) / 1000;
-      if (sw.flowMods - before !== Math.ceil(total / batch) * batch) throw new Error('flow mods lost');
-      out[`${kind}_batch${batch}`] = Math.round((sw.flowMods - before) / secs);
-    }
-  }
-  await ctrl.stop();
-  return out;
-}
-
-async function packetInRtt(dir: string): Promise<{ p50: number; p99: number; mean: number; n: number }> {
-  const l2 = new L2Learning(parseL2Options('table_miss=no'));
-  const { ctrl, sw } = await setup([{ app: l2 }], 2n, dir);
-  const n = quick ? 2000 : 10000;
-  const samples = new Float64Array(n);
-  const match = inPortMatch(1);
-  const data = frame(0xffffffffffff, 0x020000000001);
-  for (let i = -200; i < n; i++) {
-    const t0 = performance.now();
-    await new Promise<void>((resolve) => {
-      sw.onPacketOut = resolve;
-      sw.packetIn(data, match);
+async function main(): Promise<number> {
+  const tmp = mkdtempSync(join(tmpdir(), 'vsbench-ctl-'));
+  let real: RealSwitchFigures | { na: string } | null = null;
+  let fake: FakeSwitchFigures | null = null;
+  const onSignal = (): void => {
+    interrupt();
+    void runTeardowns().then(() => {
+      rmSync(tmp, { recursive: true, force: true });
+      process.exit(130);
     });
-    if (i >= 0) samples[i] = (performance.now() - t0) * 1000;
-  }
-  sw.onPacketOut = null;
-  await ctrl.stop();
-  const sorted = Array.from(samples).sort((a, b) => a - b);
-  const mean = sorted.reduce((a, b) => a + b, 0) / n;
-  return { p50: sorted[Math.floor(n * 0.5)], p99: sorted[Math.floor(n * 0.99)], mean, n };
-}
-
-async function newFlowRate(dir: string): Promise<{ perSec: number; flows: number; seconds: number }> {
-  const l2 = new L2Learning(parseL2Options('table_miss=no,max_macs=1000000'));
-  const { ctrl, sw } = await setup([{ app: l2 }], 3n, dir);
-  const dst = 0x02000000ffff;
-  // The destination is learned on port 2 first.
-  await new Promise<void>((resolve) => {
-    sw.onPacketOut = resolve;
-    sw.packetIn(frame(0xffffffffffff, dst), inPortMatch(2));
-  });
-  sw.onPacketOut = null;
-  const n = quick ? 20000 : 100000;
-  const m1 = inPortMatch(1);
-  const before = sw.flowMods;
-  let sent = 0;
-  const t0 = performance.now();
-  await new Promise<void>((resolve) => {
-    const pump = (): void => {
-      while (sent < n && sent - (sw.flowMods - before) < WINDOW) sw.packetIn(frame(dst, 0x021000000000 + sent++), m1);
-    };
-    sw.onFlowMod = () => {
-      if (sw.flowMods - before >= n) resolve();
-      else pump();
-    };
-    pump();
-  });
-  const seconds = (performance.now() - t0) / 1000;
-  sw.onFlowMod = null;
-  const flows = sw.flowMods - before;
-  await ctrl.stop();
-  return { perSec: Math.round(flows / seconds), flows, seconds };
-}
-
-async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'vsbench-ctl-'));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const load0 = loadavg().map((l) => l.toFixed(2)).join(' ');
   try {
-    process.stdout.write(`controller benchmarks (${useUnix ? 'Unix socket' : 'TCP loopback'}, one process${quick ? ', quick' : ''})\n`);
-    const fm = await flowModRate(dir);
-    for (const [k, v] of Object.entries(fm)) process.stdout.write(`  flow_mods_per_sec ${k.padEnd(16)} ${String(v).padStart(9)}\n`);
-    const rtt = await packetInRtt(dir);
-    process.stdout.write(`  packet_in_rtt_us p50 ${rtt.p50.toFixed(1)} p99 ${rtt.p99.toFixed(1)} mean ${rtt.mean.toFixed(1)} (n=${rtt.n})\n`);
-    const nf = await newFlowRate(dir);
-    process.stdout.write(`  new_flows_per_sec ${nf.perSec} (${nf.flows} flows in ${nf.seconds.toFixed(2)} s, window ${WINDOW})\n`);
-    const here = dirname(fileURLToPath(import.meta.url));
-    const root = here.endsWith(join('dist', 'bench')) ? join(here, '..', '..') : join(here, '..');
-    const outDir = join(root, 'bench', 'results');
-    mkdirSync(outDir, { recursive: true });
-    const file = join(outDir, 'controller.json');
-    writeFileSync(file, `${JSON.stringify({
-      date: new Date().toISOString(), node: process.version, transport: useUnix ? 'unix' : 'tcp', quick,
-      flow_mods_per_sec: fm, packet_in_rtt_us: rtt, new_flows_per_sec: { ...nf, window: WINDOW },
-    }, null, 2)}\n`);
-    process.stdout.write(`wrote ${file}\n`);
+    say(`controller benchmarks${quick ? ' (quick)' : ''}`);
+    if (only.includes('real')) {
+      if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+        real = { na: 'needs root (namespaces, taps)' };
+      } else {
+        try {
+          real = await benchRealSwitch(root, tmp, { quick });
+        } catch (e) {
+          real = { na: (e as Error).message.split('\n')[0] };
+          process.stderr.write(`bench/controller: real switch: ${(e as Error).stack ?? String(e)}\n`);
+        } finally {
+          await runTeardowns();
+        }
+      }
+    }
+    if (only.includes('fake')) fake = await benchFakeSwitch(tmp, { quick, unix: useUnix });
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    await runTeardowns();
+    rmSync(tmp, { recursive: true, force: true });
   }
+  say(table(real, fake));
+  const outDir = join(root, 'bench', 'results');
+  mkdirSync(outDir, { recursive: true });
+  const file = join(outDir, 'controller.json');
+  writeFileSync(file, `${JSON.stringify({
+    date: new Date().toISOString(), node: process.version, quick, load_average: { start: load0, end: loadavg().map((l) => l.toFixed(2)).join(' ') },
+    real_switch: real, fake_switch: fake,
+  }, null, 2)}\n`);
+  say(`wrote ${file}`);
+  return real !== null && 'na' in real ? 1 : 0;
 }
 
-void main().catch((e: unknown) => {
+void main().then((code) => { process.exitCode = code; }, (e: unknown) => {
   process.stderr.write(`bench/controller: ${(e as Error).stack ?? String(e)}\n`);
-  process.exit(1);
+  process.exitCode = 1;
 });

@@ -5,7 +5,12 @@
  * connection is served by the bridge's OfBridge (OfMgmt.attach, kind 'controller'), probed with
  * echo requests every inactivity_probe ms (no reply within that: disconnected) and paced by its
  * packet-in rate limit. A periodic tick writes is_connected, role and status back to the rows
- * (only when they changed) and drives the bridge's fail mode (fail-mode.ts).
+ * (only when they changed; the packet-in counters in status are refreshed every statsMs) and
+ * drives the bridge's fail mode (fail-mode.ts): it admits connections up for ADMIT_AFTER_MS,
+ * and while a bridge is failed open with a controller connected but not admitted, sends that
+ * controller a bogus packet-in (a RARP from a random MAC on LOCAL) every 2 s, as OVS does, to
+ * draw an answer that admits it. An admitting message ends fail-open at once (OfBridge
+ * onAdmitted), before the message itself is handled.
  * Owned by Vswitchd. Control path.
  */
 import { FlowConnection } from '../lib/flowproto/connection.js';
@@ -18,7 +23,9 @@ import {
   bridgeControllers, bridgeFailMode, controllerConfig, MIN_BACKOFF_MS, rowStatus, sameEndpoint, type ControllerConfig,
 } from './controller-target.js';
 import { BridgeFailMode, type FailMode } from './fail-mode.js';
-import { ROLE_MASTER, ROLE_SLAVE, type OfConn } from './ofconn.js';
+import { ADMIT_AFTER_MS, ROLE_MASTER, ROLE_SLAVE, type OfConn } from './ofconn.js';
+import { OFPR_NO_MATCH } from './ofp/actions.js';
+import { newOfFlow, OFPP_LOCAL } from './ofp/layout.js';
 import type { OfMgmt } from './ofmgmt.js';
 import { PacketInLimiter, packetInLimits } from './packet-in-limit.js';
 import type { SwitchState } from './state.js';
@@ -37,6 +44,23 @@ export interface ControllerHost {
 export interface ControllerManagerOptions {
   /** How often status is written back and fail-open is checked (default 1000 ms). */
   tickMs?: number;
+  /** How often the packet-in counters in status are refreshed (default 5000 ms). */
+  statsMs?: number;
+}
+
+/** Between two bogus packet-ins to a connected, not admitted controller of a failed-open bridge. */
+export const BOGUS_PACKET_IN_MS = 2000;
+
+/** A RARP request from a random locally administered Nicira-range MAC (42 bytes). */
+export function bogusRarp(): Uint8Array {
+  const f = new Uint8Array(42);
+  const mac = [0x00, 0x23, 0x20, (Math.random() * 256) & 0x7f, (Math.random() * 256) & 0xff, (Math.random() * 256) & 0xff];
+  f.fill(0xff, 0, 6);
+  f.set(mac, 6);
+  f.set([0x80, 0x35, 0x00, 0x01, 0x08, 0x00, 6, 4, 0x00, 0x03], 12);
+  f.set(mac, 22);
+  f.set(mac, 32);
+  return f;
 }
 
 /** What the manager reports about one Controller row. */
@@ -56,6 +80,10 @@ class Remote {
   private server: FlowServer | null = null;
   private boundPort = 0;
   private stopped = false;
+  /** The packet-in counters last put in status, and when (ms). */
+  private statsAt = 0;
+  private sent = 0;
+  private limited = 0;
   private readonly onMessage = (msg: Parameters<OfConn['handle']>[0], conn: FlowConnection): Promise<void> => this.ofConn(conn).handle(msg);
 
   constructor(readonly bc: BridgeControllers, public cfg: ControllerConfig) {}
@@ -178,13 +206,28 @@ class Remote {
     }
   }
 
-  report(): ControllerState {
+  report(now = Date.now()): ControllerState {
     const first = this.conns.values().next();
     const oc = first.done === true ? null : first.value;
     const status: Record<string, string> = { state: this.state };
     if (this.lastError !== '') status.last_error = this.lastError;
     if (this.boundPort !== 0) status.bound_port = String(this.boundPort);
     if (this.conns.size > 0 && this.cfg.endpoint.kind !== 'active') status.n_connections = String(this.conns.size);
+    if (this.conns.size > 0) {
+      if (now - this.statsAt >= this.bc.mgr.statsMs) {
+        this.statsAt = now;
+        this.sent = 0;
+        this.limited = 0;
+        for (const c of this.conns.values()) {
+          this.sent += c.packetInsSent;
+          this.limited += c.packetInsRateLimited;
+        }
+      }
+      status.packet_in_sent = String(this.sent);
+      status.packet_in_rate_limited = String(this.limited);
+    } else {
+      this.statsAt = 0;
+    }
     return {
       isConnected: this.conns.size > 0,
       role: oc === null ? null : oc.role === ROLE_MASTER ? 'master' : oc.role === ROLE_SLAVE ? 'slave' : 'other',
@@ -209,8 +252,13 @@ class BridgeControllers {
   readonly remotes = new Map<string, Remote>();
   readonly fail: BridgeFailMode;
 
+  /** When the next bogus packet-in may go (ms; 0: none scheduled). */
+  nextBogus = 0;
+
   constructor(readonly mgr: ControllerManager, readonly name: string, readonly br: Bridge) {
     this.fail = new BridgeFailMode(br);
+    const ofb = mgr.host.ofmgmt.bridge(name);
+    if (ofb !== undefined) ofb.onAdmitted = () => mgr.updateFailMode(this);
   }
 
   configure(cfgs: ControllerConfig[], mode: FailMode): void {
@@ -240,6 +288,24 @@ class BridgeControllers {
     return false;
   }
 
+  /** Whether some connection is admitted; admits those up for ADMIT_AFTER_MS first. */
+  admitted(now: number): boolean {
+    let any = false;
+    for (const r of this.remotes.values()) {
+      for (const oc of r.conns.values()) {
+        if (!oc.admitted && now - oc.connectedAt >= ADMIT_AFTER_MS) oc.admitted = true;
+        if (oc.admitted) any = true;
+      }
+    }
+    return any;
+  }
+
+  /** Whether some target is active (tcp:, unix:): only those make a bridge fail open. */
+  hasActive(): boolean {
+    for (const r of this.remotes.values()) if (r.cfg.endpoint.kind === 'active') return true;
+    return false;
+  }
+
   probeMs(): number {
     let ms = 0;
     for (const r of this.remotes.values()) ms = Math.max(ms, r.cfg.probeMs);
@@ -260,12 +326,15 @@ function str(v: unknown): string {
 export class ControllerManager {
   private readonly bridges = new Map<string, BridgeControllers>();
   private readonly timer: NodeJS.Timeout;
+  /** How often the packet-in counters in status are refreshed (ms; tests lower it). */
+  statsMs: number;
   private kicked = false;
   private writing = false;
   private again = false;
   private closed = false;
 
   constructor(readonly host: ControllerHost, opts: ControllerManagerOptions = {}) {
+    this.statsMs = opts.statsMs ?? 5000;
     this.timer = setInterval(() => this.tick(), opts.tickMs ?? 1000);
     this.timer.unref();
   }
@@ -327,14 +396,38 @@ export class ControllerManager {
     });
   }
 
+  /** Follows the bridge's fail mode now (a tick, or a connection was just admitted). */
+  updateFailMode(bc: BridgeControllers, now = Date.now()): void {
+    if (bc.fail.update(bc.admitted(now), bc.hasActive(), bc.probeMs(), now)) {
+      this.host.log.info({ bridge: bc.name, fail_open: bc.br.failOpen }, bc.br.failOpen
+        ? 'no controller admitted this switch: failing open to NORMAL switching (flows flushed)'
+        : 'a controller admitted this switch: leaving fail-open');
+    }
+  }
+
   private tick(): void {
     if (this.closed) return;
+    const now = Date.now();
     for (const bc of this.bridges.values()) {
-      if (bc.fail.update(bc.connected(), bc.probeMs())) {
-        this.host.log.info({ bridge: bc.name, fail_open: bc.br.failOpen }, bc.br.failOpen ? 'no controller reachable: failing open to NORMAL switching' : 'controller reachable: leaving fail-open');
+      this.updateFailMode(bc, now);
+      if (!bc.br.failOpen || !bc.connected()) {
+        bc.nextBogus = 0;
+      } else if (now >= bc.nextBogus) {
+        if (bc.nextBogus !== 0) this.sendBogusPacketIn(bc);
+        bc.nextBogus = now + BOGUS_PACKET_IN_MS;
       }
     }
     void this.writeStatus();
+  }
+
+  private sendBogusPacketIn(bc: BridgeControllers): void {
+    const ofb = this.host.ofmgmt.bridge(bc.name);
+    if (ofb === undefined) return;
+    const packet = bogusRarp();
+    ofb.packetIn({
+      reason: OFPR_NO_MATCH, table: 0, cookie: 0xffffffffffffffffn, controllerId: 0, userdata: null, inPort: OFPP_LOCAL, flow: newOfFlow(),
+      packet, totalLen: packet.length,
+    });
   }
 
   private async writeStatus(): Promise<void> {

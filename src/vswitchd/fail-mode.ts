@@ -1,11 +1,18 @@
 /*
- * A bridge's fail mode, as Open vSwitch does it. Gaining the first controller or losing the
- * last one flushes the bridge's flows, as does changing the fail mode while there is no
- * controller; after a flush a bridge without controllers in standalone mode gets its
- * `priority=0,actions=NORMAL` back. With controllers in standalone mode, once none has been
- * connected for three inactivity probes the bridge fails open (Bridge.failOpen: every packet
- * is switched by NORMAL, the tables are ignored) until one connects. Secure mode keeps the
- * flows and never fails open. Owned by ControllerManager (controllers.ts). Control path.
+ * A bridge's fail mode, as Open vSwitch does it (ofproto/fail-open.c and connmgr.c). Gaining
+ * the first controller or losing the last one flushes the bridge's flows, as does changing the
+ * fail mode while there is no controller; after a flush a bridge without controllers in
+ * standalone mode gets its `priority=0,actions=NORMAL` back. In standalone mode with at least
+ * one active (tcp:/unix:) controller target, once no controller connection has been admitted
+ * (ofconn.ts: it sent something only a controller in charge sends, or stayed 30 s) for three
+ * times the longest inactivity probe (1 s when probes are off), the bridge fails open: its
+ * flows are flushed and Bridge.failOpen makes every packet go through NORMAL (OVS installs a
+ * hidden NORMAL flow above all others; neither shows in dump-flows), so no packet reaches a
+ * controller. It stays open while controllers are merely connected (they get a bogus RARP
+ * packet-in every 2 s, controllers.ts) and leaves fail-open, without flushing again, as soon
+ * as one is admitted: the tables are then whatever the controller puts in them. Listening
+ * (ptcp:/punix:) targets alone never make a bridge fail open. Secure mode keeps the flows and
+ * never fails open. Owned by ControllerManager (controllers.ts). Control path.
  */
 import type { Bridge } from './bridge.js';
 import { newFlowMod } from './ofp/flow-syntax.js';
@@ -13,9 +20,9 @@ import { OFPP_NORMAL, OFPTT_ALL } from './ofp/layout.js';
 
 export type FailMode = 'standalone' | 'secure';
 
-/** How long without a connected controller before a standalone bridge fails open. */
+/** How long without an admitted controller before a standalone bridge fails open. */
 export function failOpenAfterMs(probeMs: number): number {
-  return probeMs > 0 ? 3 * probeMs : 15000;
+  return probeMs > 0 ? 3 * probeMs : 1000;
 }
 
 /** Deletes every flow of `br`; puts back priority=0,actions=NORMAL when `withNormal`. */
@@ -61,14 +68,19 @@ export class BridgeFailMode {
     return flush;
   }
 
-  /** Called periodically and on every connect/disconnect; returns true if failOpen changed. */
-  update(connected: boolean, probeMs: number, now = Date.now()): boolean {
-    if (connected) {
+  /**
+   * Called periodically and when a connection comes, goes or is admitted: `admitted` whether
+   * some controller connection is admitted, `hasActive` whether the bridge has an active
+   * (tcp:/unix:) target. Returns true if failOpen changed; entering fail-open flushes the flows.
+   */
+  update(admitted: boolean, hasActive: boolean, probeMs: number, now = Date.now()): boolean {
+    if (admitted) {
       this.downSince = null;
       return setFailOpen(this.br, false);
     }
     if (this.downSince === null) this.downSince = now;
-    const open = this.hadControllers && this.mode === 'standalone' && now - this.downSince >= failOpenAfterMs(probeMs);
+    const open = this.hadControllers && hasActive && this.mode === 'standalone' && now - this.downSince >= failOpenAfterMs(probeMs);
+    if (open && !this.br.failOpen) flushFlows(this.br, false);
     return setFailOpen(this.br, open);
   }
 }

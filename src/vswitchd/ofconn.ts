@@ -45,6 +45,17 @@ const OFPBRC_BUFFER_UNKNOWN = 8;
 /** OpenFlow 1.3's default miss_send_len for controller connections. */
 export const DEFAULT_MISS_SEND_LEN = 128;
 
+/** A controller connected this long counts as admitted even if it sent nothing that says so. */
+export const ADMIT_AFTER_MS = 30000;
+
+/** Messages a controller may send while deciding whether to accept a switch (they do not admit it). */
+const NOT_ADMITTING = new Set(['hello', 'error', 'echoRequest', 'echoReply', 'featuresRequest', 'getConfigRequest', 'setConfig', 'getAsyncRequest']);
+
+/** Whether a message of kind `body` shows the controller has accepted the switch. */
+export function admitsSwitch(body: string | undefined): boolean {
+  return body !== undefined && !NOT_ADMITTING.has(body);
+}
+
 /** Which asynchronous messages a connection gets: bit N enables reason N. */
 export interface AsyncMasks {
   packetIn: number;
@@ -82,6 +93,17 @@ export class OfConn {
   /** The controller id packet_ins with a `controller(id=N)` must name to reach this connection. */
   controllerId = 0;
   readonly monitors = new Map<number, FlowMonitor>();
+  /** Packet-ins sent on this connection, and those its rate limit kept back. */
+  packetInsSent = 0;
+  packetInsRateLimited = 0;
+  /**
+   * Whether the controller has shown it accepted this switch (Open vSwitch's "admitted"): it
+   * sent a message a controller sends only once it controls the switch (anything but
+   * features, get_config, set_config, get_async, echo, error), or it has been connected for
+   * ADMIT_AFTER_MS. Only admitted connections take a bridge out of fail-open (fail-mode.ts).
+   */
+  admitted = false;
+  readonly connectedAt = Date.now();
 
   constructor(readonly ofb: OfBridge, readonly conn: FlowConnection, readonly kind: OfConnKind) {
     this.missSendLen = kind === 'controller' ? DEFAULT_MISS_SEND_LEN : 0;
@@ -92,6 +114,7 @@ export class OfConn {
   /** Handles one message from the peer (FlowConnection calls it in order, awaiting each). */
   async handle(msg: FlowMessage): Promise<void> {
     const c = this.conn;
+    if (!this.admitted && this.kind === 'controller' && admitsSwitch(msg.body)) this.admit();
     switch (msg.body) {
       case 'featuresRequest':
         c.reply(msg, {
@@ -157,6 +180,13 @@ export class OfConn {
       default:
         throw new OfpError(OFPET_BAD_REQUEST, OFPBRC_BAD_TYPE, `${msg.body ?? 'a message without a body'} is not handled by the switch`);
     }
+  }
+
+  /** Marks the connection admitted (once) and tells the bridge (fail-open ends before the message is handled). */
+  admit(): void {
+    if (this.admitted) return;
+    this.admitted = true;
+    this.ofb.onAdmitted?.(this);
   }
 
   /** State-changing requests from a SLAVE are refused (OpenFlow 1.3). */

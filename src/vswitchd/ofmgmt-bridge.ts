@@ -14,7 +14,7 @@ import type { Logger } from '../lib/log.js';
 import type { Bridge, BridgePort, FlowRemovedEvent, PacketInEvent } from './bridge.js';
 import { OfConn, ROLE_MASTER, ROLE_SLAVE, type FlowMonitor, type OfConnKind } from './ofconn.js';
 import { bridgeDatapathId, portChanges, snapshotPorts, type DpPortInfo, type PortSnapshot } from './ofmgmt-ports.js';
-import { actionsOutputTo } from './ofp/actions.js';
+import { actionsOutputTo, OFPR_ACTION } from './ofp/actions.js';
 import { F_IN_PORT, F_METADATA, F_REG } from './ofp/fields.js';
 import type { FlowMod } from './ofp/flow-syntax.js';
 import { OFPRR_DELETE, type FlowEntry, type FlowModResult } from './ofp/flow-table.js';
@@ -24,6 +24,7 @@ import type { FlowEvent } from './ofp/tables.js';
 import { flowRemovedToWire, instructionsToWire } from './ofp/wire.js';
 import { matchToWire } from './ofp/wire-match.js';
 import { portPacketIn } from './ofport-config.js';
+import { packetInMaxLen } from './packet-in.js';
 import { NO_BUFFER, PacketBuffers, packetInLimits } from './packet-in-limit.js';
 import type { SwitchState } from './state.js';
 
@@ -94,6 +95,8 @@ export class OfBridge {
   private pendingRemovals: PendingRemoval[] = [];
   private readonly pendingUpdates = new Map<OfConn, Map<number, Input<FlowUpdate>[]>>();
   private flushScheduled = false;
+  /** Called when a controller connection is admitted (controllers.ts: leaves fail-open). */
+  onAdmitted: ((c: OfConn) => void) | null = null;
   private readonly onPacketIn = (ev: PacketInEvent): void => this.packetIn(ev);
   private readonly onFlowRemoved = (ev: FlowRemovedEvent): void => this.flowRemoved(ev);
 
@@ -180,27 +183,45 @@ export class OfBridge {
 
   // ---- packet_in and flow_removed ---------------------------------------------------------------
 
-  private packetIn(ev: PacketInEvent): void {
+  /**
+   * Sends `ev` to every connection that wants it. How much of the frame goes: the action's
+   * max_len, and for a table miss or an invalid TTL (reason other than ACTION) at most the
+   * connection's miss_send_len too (a management connection's only once set_config set it).
+   * 65535 means the whole frame, never buffered. A controller connection that gets less than
+   * the whole frame gets a buffer id for it (one buffer per packet-in, shared by the
+   * connections), so a packet out or flow mod can name it. Rate-limited connections that are
+   * out of tokens skip it (counted per connection and in coverage packet_in_rate_limited).
+   */
+  packetIn(ev: PacketInEvent): void {
     if (this.conns.size === 0) return;
     const inPort = this.bridge.port(ev.inPort);
     if (inPort !== undefined && !portPacketIn(inPort)) return;
+    const actionMax = packetInMaxLen(ev);
+    const whole = ev.packet.length === ev.totalLen;
     let match: ReturnType<typeof matchToWire> | null = null;
+    let buffered = NO_BUFFER;
     for (const c of this.conns) {
       if (((c.async.packetIn >>> ev.reason) & 1) === 0 || c.controllerId !== ev.controllerId) continue;
       const limit = c.kind === 'controller' ? packetInLimits.get(c.conn) : undefined;
       if (limit !== undefined && !limit.take()) {
+        c.packetInsRateLimited++;
         this.packetInsRateLimited++;
+        this.st.counters.packet_in_rate_limited++;
         continue;
       }
       match ??= matchToWire(packetInMatch(ev));
+      let cut = actionMax;
+      if (ev.reason !== OFPR_ACTION && (c.missSendLenSet || c.kind === 'controller')) cut = Math.min(cut, c.missSendLen);
       let data = ev.packet;
       let bufferId = NO_BUFFER;
-      // A table miss sends what the connection's miss_send_len allows (OpenFlow 1.0's rule);
-      // a controller connection gets the whole frame buffered (0xffff: never buffer).
-      if (ev.reason === 0 && (c.missSendLenSet || c.kind === 'controller') && data.length > c.missSendLen) {
-        if (c.kind === 'controller' && c.missSendLen < 0xffff && data.length === ev.totalLen) bufferId = this.buffers.store(ev.packet, ev.inPort);
-        data = data.subarray(0, c.missSendLen);
+      if (cut < 0xffff && data.length > cut) {
+        if (c.kind === 'controller' && whole) {
+          if (buffered === NO_BUFFER) buffered = this.buffers.store(ev.packet, ev.inPort);
+          bufferId = buffered;
+        }
+        data = data.subarray(0, cut);
       }
+      c.packetInsSent++;
       c.conn.send({
         packetIn: {
           bufferId, totalLen: ev.totalLen, reason: ev.reason, tableId: ev.table, cookie: ev.cookie, match, data,

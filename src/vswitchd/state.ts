@@ -38,6 +38,8 @@ export interface SwitchCounters {
   macs_refreshed: number;
   dp_reconnects: number;
   db_reconnects: number;
+  /** Packet-ins not sent to a controller connection because its rate limit was reached. */
+  packet_in_rate_limited: number;
 }
 
 export class SwitchState {
@@ -68,6 +70,7 @@ export class SwitchState {
     macs_refreshed: 0,
     dp_reconnects: 0,
     db_reconnects: 0,
+    packet_in_rate_limited: 0,
   };
 
   /** Rebuilds portsByOdp from the bridges. */

@@ -12,40 +12,12 @@ import { decodeMessage, encodeMessage, SUPPORTED_VERSIONS } from '../../../src/l
 import { FlowConnection } from '../../../src/lib/flowproto/connection.js';
 import { FlowRemoteError } from '../../../src/lib/flowproto/errors.js';
 import { encodeFrame } from '../../../src/lib/flowproto/framing.js';
-import type { FlowMessage } from '../../../src/lib/flowproto/messages.js';
-import { FlowServer } from '../../../src/lib/flowproto/server.js';
 import { mapOf, namedUuid, set } from '../../../src/ovsdb/datum.js';
 import { parseActions } from '../../../src/vswitchd/ofp/action-syntax.js';
-import { parseFlow } from '../../../src/vswitchd/ofp/flow-syntax.js';
 import { newOfFlow } from '../../../src/vswitchd/ofp/layout.js';
-import { actionsToWire, flowModToWire } from '../../../src/vswitchd/ofp/wire.js';
+import { actionsToWire } from '../../../src/vswitchd/ofp/wire.js';
+import { FakeCtl, sleep, wireMod } from './controller-fixture.js';
 import { frame, SwitchFixture, until } from './switch-fixture.js';
-
-const wireMod = (s: string) => ({ flowMod: flowModToWire(parseFlow(s)) });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A fake controller: a FlowServer that keeps its connections and what they receive. */
-class FakeCtl {
-  conns: FlowConnection[] = [];
-  got = new Map<FlowConnection, FlowMessage[]>();
-  server = new FlowServer((c) => {
-    this.conns.push(c);
-    const got: FlowMessage[] = [];
-    this.got.set(c, got);
-    c.onMessage((m) => void got.push(m));
-  }, { agent: 'fake controller' });
-  port = 0;
-  async listen(port = 0): Promise<this> {
-    this.port = await this.server.listenTcp(port, '127.0.0.1');
-    return this;
-  }
-  live(): FlowConnection[] {
-    return this.conns.filter((c) => !c.closed);
-  }
-  packetIns(c: FlowConnection): NonNullable<FlowMessage['packetIn']>[] {
-    return (this.got.get(c) ?? []).filter((m) => m.body === 'packetIn').map((m) => m.packetIn!);
-  }
-}
 
 async function remoteError(p: Promise<unknown>): Promise<FlowRemoteError> {
   try {
