@@ -1,9 +1,11 @@
 /*
  * The datapath.sock server: speaks the dpif protocol (src/lib/dpif-proto.ts, docs/design.md)
  * with one vswitchd (the upcall receiver) and any number of tools (dpctl). Control requests
- * (HELLO, REQUEST → REPLY) are JSON; FLOW_PUT, FLOW_DEL and EXECUTE are binary and unanswered;
- * DUMP is binary and answered with one DUMP_REPLY page. Control path, except that EXECUTE runs
- * per miss. Owned by the Datapath, which it drives through the DpifBackend interface. A
+ * (HELLO, REQUEST → REPLY) are JSON; PUT_EXECUTE, FLOW_PUT, FLOW_DEL and EXECUTE are binary and
+ * unanswered; DUMP is binary and answered with one DUMP_REPLY page. Control path, except
+ * PUT_EXECUTE (vswitchd's answer to each miss): its actions are read once into scratch for
+ * both the put and the execute, a put with the same actions as the last one shares its array,
+ * and nothing else is allocated for it. Owned by the Datapath, which it drives through the DpifBackend interface. A
  * malformed message is counted (bad_dpif_message) and, for requests, answered with
  * BAD_REQUEST; a stream that cannot be split into frames closes that connection. Nothing a
  * peer sends can throw out of here.
@@ -20,8 +22,8 @@ import { VswitchError } from '../lib/errors.js';
 import { KEY_BYTES, KEY_WORDS } from '../lib/flow-key.js';
 import type { DpStats } from '../lib/dp-stats.js';
 import {
-  DPIF_VERSION, DUMP_MAX_PAGE, FrameReader, FrameWriter, parseJsonBody, readKey, T_DUMP, T_EXECUTE, T_FLOW_DEL,
-  T_FLOW_PUT, T_HELLO, T_REPLY, T_REQUEST, validActions,
+  DPIF_VERSION, DUMP_MAX_PAGE, FrameReader, FrameWriter, parseJsonBody, PE_EXECUTE, PE_PUT, readKeyInto, T_DUMP, T_EXECUTE,
+  T_FLOW_DEL, T_FLOW_PUT, T_HELLO, T_PUT_EXECUTE, T_REPLY, T_REQUEST, validActions,
 } from '../lib/dpif-proto.js';
 import type { Logger } from '../lib/log.js';
 import { STREAM_OPTION_KEYS } from '../lib/stream-options.js';
@@ -101,7 +103,14 @@ export class DpifServer {
   private readonly cv: Float64Array;
   private readonly key = new Uint32Array(KEY_WORDS);
   private readonly mask = new Uint32Array(KEY_WORDS);
+  private readonly keyBytes = new Uint8Array(this.key.buffer);
+  private readonly maskBytes = new Uint8Array(this.mask.buffer);
   private execActs = new Int32Array(64);
+  /** Actions of the last flow put: the next put with the same actions shares the array (a
+   *  burst of misses mostly installs flows with one action list; the table never writes it). */
+  private lastActs = new Int32Array(0);
+  /** Time (ms) of the chunk being handled: the creation time of the flows it puts. */
+  private now = 0;
 
   constructor(private readonly dp: DpifBackend, private readonly log?: Logger) {
     this.cv = dp.counters.v;
@@ -162,6 +171,7 @@ export class DpifServer {
   }
 
   private onData(conn: DpifConn, chunk: Buffer): void {
+    this.now = Date.now();
     if (!conn.reader.push(chunk)) {
       this.cv[C_BAD_DPIF_MESSAGE]++;
       this.log?.warn({ role: conn.role || 'none', why: conn.reader.error }, 'closing dpif connection: unparseable stream');
@@ -182,7 +192,7 @@ export class DpifServer {
     }
   }
 
-  private onFrame(conn: DpifConn, type: number, _flags: number, xid: number, buf: Buffer, off: number, len: number): void {
+  private onFrame(conn: DpifConn, type: number, flags: number, xid: number, buf: Buffer, off: number, len: number): void {
     try {
       switch (type) {
         case T_HELLO:
@@ -194,6 +204,10 @@ export class DpifServer {
         case T_DUMP:
           if (conn.role === '') this.badRequest(conn, xid, 'send HELLO first');
           else this.onDump(conn, xid, buf, off, len);
+          return;
+        case T_PUT_EXECUTE:
+          if (conn.role === '') this.cv[C_BAD_DPIF_MESSAGE]++;
+          else this.onPutExecute(flags, buf, off, len);
           return;
         case T_FLOW_PUT:
         case T_FLOW_DEL:
@@ -334,13 +348,50 @@ export class DpifServer {
     if (len < head + 4) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
     const n = buf.readUInt32LE(off + head);
     if (len !== head + 4 + 4 * n) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
-    const acts = new Int32Array(n);
-    for (let i = 0; i < n; i++) acts[i] = buf.readInt32LE(off + head + 4 + 4 * i);
-    if (!validActions(acts)) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
-    readKey(buf, off, this.key);
-    readKey(buf, off + KEY_BYTES, this.mask);
+    const acts = this.readActions(buf, off + head + 4, n);
+    if (!validActions(acts, n)) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
+    this.put(buf, off, acts, n);
+  }
+
+  /** PUT_EXECUTE: key | mask | u32 n | i32 actions[n] | u32 pktLen | packet; flags PE_*. */
+  private onPutExecute(flags: number, buf: Buffer, off: number, len: number): void {
+    const head = 2 * KEY_BYTES;
+    if (len < head + 8) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
+    const n = buf.readUInt32LE(off + head);
+    if (n > (len - head - 8) / 4) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
+    const p = off + head + 4 + 4 * n;
+    const pktLen = buf.readUInt32LE(p);
+    const exec = (flags & PE_EXECUTE) !== 0;
+    if (p + 4 + pktLen !== off + len || (exec && pktLen < 14)) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
+    const acts = this.readActions(buf, off + head + 4, n);
+    if (!validActions(acts, n)) { this.cv[exec ? C_EXEC_BAD_ACTIONS : C_BAD_DPIF_MESSAGE]++; return; }
+    if ((flags & PE_PUT) !== 0) this.put(buf, off, acts, n);
+    if (!exec) return;
+    if (!this.dp.actions.execute(acts, n, buf, p + 4, pktLen)) { this.cv[C_EXEC_TOO_LONG]++; return; }
+    this.cv[C_EXECUTED]++;
+  }
+
+  /** Reads n action words at buf[p..] into the reused scratch array (valid until the next call). */
+  private readActions(buf: Buffer, p: number, n: number): Int32Array {
+    if (this.execActs.length < n) this.execActs = new Int32Array(Math.max(n, this.execActs.length * 2));
+    const acts = this.execActs;
+    for (let i = 0; i < n; i++) acts[i] = buf.readInt32LE(p + 4 * i);
+    return acts;
+  }
+
+  /** Installs (key & mask) -> acts[0..n) from the key and mask at buf[off..] and counts it. */
+  private put(buf: Buffer, off: number, acts: Int32Array, n: number): void {
+    let keep = this.lastActs;
+    let same = keep.length === n;
+    for (let i = 0; same && i < n; i++) if (keep[i] !== acts[i]) same = false;
+    if (!same) {
+      keep = acts.slice(0, n);
+      this.lastActs = keep;
+    }
+    readKeyInto(buf, off, this.keyBytes, this.key);
+    readKeyInto(buf, off + KEY_BYTES, this.maskBytes, this.mask);
     const t = this.dp.table;
-    if (t.put(this.key, this.mask, acts, Date.now()) < 0) this.cv[C_FLOW_LIMIT]++;
+    if (t.put(this.key, this.mask, keep, this.now) < 0) this.cv[C_FLOW_LIMIT]++;
     else if (t.putCreated) this.cv[C_FLOW_PUT]++;
     else this.cv[C_FLOW_MODIFY]++;
   }
@@ -348,8 +399,8 @@ export class DpifServer {
   /** FLOW_DEL: key | mask. */
   private onFlowDel(buf: Buffer, off: number, len: number): void {
     if (len !== 2 * KEY_BYTES) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
-    readKey(buf, off, this.key);
-    readKey(buf, off + KEY_BYTES, this.mask);
+    readKeyInto(buf, off, this.keyBytes, this.key);
+    readKeyInto(buf, off + KEY_BYTES, this.maskBytes, this.mask);
     if (this.dp.table.del(this.key, this.mask)) this.cv[C_FLOW_DEL]++;
   }
 
@@ -383,9 +434,7 @@ export class DpifServer {
     const p = off + 8 + 4 * n;
     const pktLen = buf.readUInt32LE(p);
     if (p + 4 + pktLen !== off + len || pktLen < 14) { this.cv[C_BAD_DPIF_MESSAGE]++; return; }
-    if (this.execActs.length < n) this.execActs = new Int32Array(Math.max(n, this.execActs.length * 2));
-    const acts = this.execActs;
-    for (let i = 0; i < n; i++) acts[i] = buf.readInt32LE(off + 8 + 4 * i);
+    const acts = this.readActions(buf, off + 8, n);
     if (!validActions(acts, n)) { this.cv[C_EXEC_BAD_ACTIONS]++; return; }
     if (!this.dp.actions.execute(acts, n, buf, p + 4, pktLen)) { this.cv[C_EXEC_TOO_LONG]++; return; }
     this.cv[C_EXECUTED]++;

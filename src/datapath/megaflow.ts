@@ -21,9 +21,12 @@
  *
  * Notes on performance: a probe is one hashMasked() over the mask's nonzero words, then per
  * slot a stored-hash compare before any key word; nothing on lookup allocates. The flow arrays
- * are read through locals, and can be replaced only by put (between batches).
+ * are read through locals, and can be replaced only by put (between batches). put/find/del
+ * find a mask's subtable by a hash of the whole mask (the last one used is tried first: a burst
+ * of upcalls installs flows of one or two masks), without building a string or any object.
  */
 import { KEY_WORDS } from '../lib/flow-key.js';
+import { murmurFinish, murmurMix } from '../lib/murmur.js';
 import { hashMasked } from './hash.js';
 import { EMPTY, Subtable } from './subtable.js';
 
@@ -31,10 +34,16 @@ export { Subtable };
 export const DEFAULT_FLOW_LIMIT = 200000;
 const MIN_POOL = 1024;
 
-function maskIdOf(mask: Uint32Array, mo: number): string {
-  let s = '';
-  for (let i = 0; i < KEY_WORDS; i++) s += `${mask[mo + i].toString(16)},`;
-  return s;
+/** Hash of a whole mask: the key subtables are found by on put, find and del (exported for tests). */
+export function maskHashOf(mask: Uint32Array, mo: number): number {
+  let h = 0x3c6ef372;
+  for (let i = 0; i < KEY_WORDS; i++) h = murmurMix(h, mask[mo + i]);
+  return murmurFinish(h);
+}
+
+function sameMask(a: Uint32Array, b: Uint32Array, bo: number): boolean {
+  for (let i = 0; i < KEY_WORDS; i++) if (a[i] !== b[bo + i]) return false;
+  return true;
 }
 
 export class MegaflowTable {
@@ -65,7 +74,10 @@ export class MegaflowTable {
   /** Subtables in search order; ranked[0 .. nRanked). */
   private ranked: Subtable[] = [];
   private readonly subtables: (Subtable | null)[] = [];
-  private readonly byMask = new Map<string, Subtable>();
+  /** Subtables by maskHashOf (a list: two masks may share a hash). */
+  private readonly byMask = new Map<number, Subtable[]>();
+  /** The subtable the last put/find used: a burst of puts mostly shares one mask. */
+  private lastSub: Subtable | null = null;
   private free: Int32Array;
   private nFree = 0;
   /** Ids handed out so far (ids >= this were never used). */
@@ -142,8 +154,7 @@ export class MegaflowTable {
    * (putCreated = false). Returns the flow id, or -1 when a new flow would exceed the limit.
    */
   put(key: Uint32Array, mask: Uint32Array, actions: Int32Array, now: number, ko = 0, mo = 0): number {
-    const id = maskIdOf(mask, mo);
-    let st = this.byMask.get(id);
+    let st = this.subtableOf(mask, mo);
     if (st !== undefined) {
       const found = st.find(key, ko, this.keys);
       if (found >= 0) {
@@ -153,7 +164,7 @@ export class MegaflowTable {
       }
     }
     if (this.count >= this.limit) return -1;
-    if (st === undefined) st = this.addSubtable(mask, mo, id);
+    if (st === undefined) st = this.addSubtable(mask, mo);
     if (this.nFree === 0 && this.hiWater === this.capacity) this.growPool();
     if ((st.count + 1) * 2 > st.slots.length) st.resize(st.slots.length * 2);
     const f = this.nFree > 0 ? this.free[--this.nFree] : this.hiWater++;
@@ -176,8 +187,23 @@ export class MegaflowTable {
 
   /** Id of the flow with this masked key and exactly this mask, or -1. Control path. */
   find(key: Uint32Array, mask: Uint32Array, ko = 0, mo = 0): number {
-    const st = this.byMask.get(maskIdOf(mask, mo));
+    const st = this.subtableOf(mask, mo);
     return st === undefined ? -1 : st.find(key, ko, this.keys);
+  }
+
+  /** The subtable of exactly this mask, if there is one. No allocation. */
+  private subtableOf(mask: Uint32Array, mo: number): Subtable | undefined {
+    const last = this.lastSub;
+    if (last !== null && sameMask(last.mask, mask, mo)) return last;
+    const list = this.byMask.get(maskHashOf(mask, mo));
+    if (list === undefined) return undefined;
+    for (let i = 0; i < list.length; i++) {
+      if (sameMask(list[i].mask, mask, mo)) {
+        this.lastSub = list[i];
+        return list[i];
+      }
+    }
+    return undefined;
   }
 
   /** Removes the flow with this masked key and mask; false if there was none. */
@@ -270,7 +296,7 @@ export class MegaflowTable {
     return worst;
   }
 
-  private addSubtable(mask: Uint32Array, mo: number, id: string): Subtable {
+  private addSubtable(mask: Uint32Array, mo: number): Subtable {
     let sid = this.subtables.indexOf(null);
     if (sid < 0) {
       sid = this.subtables.length;
@@ -278,16 +304,22 @@ export class MegaflowTable {
     }
     const m = this.scratch;
     for (let i = 0; i < KEY_WORDS; i++) m[i] = mask[mo + i];
-    const st = new Subtable(sid, m.slice(), id);
+    const st = new Subtable(sid, m.slice(), maskHashOf(m, 0));
     this.subtables[sid] = st;
-    this.byMask.set(id, st);
+    const list = this.byMask.get(st.maskHash);
+    if (list === undefined) this.byMask.set(st.maskHash, [st]);
+    else list.push(st);
+    this.lastSub = st;
     this.ranked = [...this.ranked, st]; // a new array: a running lookup keeps its own
     return st;
   }
 
   private removeSubtable(st: Subtable): void {
     this.subtables[st.id] = null;
-    this.byMask.delete(st.maskId);
+    const list = this.byMask.get(st.maskHash) as Subtable[];
+    if (list.length === 1) this.byMask.delete(st.maskHash);
+    else list.splice(list.indexOf(st), 1);
+    if (this.lastSub === st) this.lastSub = null;
     this.ranked = this.ranked.filter((s) => s !== st);
   }
 

@@ -22,8 +22,8 @@ export class Subtable {
   /** Indices of the mask's nonzero words, in order. */
   readonly words: Int32Array;
   readonly nWords: number;
-  /** The mask as text: this subtable's key in MegaflowTable's map. */
-  readonly maskId: string;
+  /** Hash of the whole mask: this subtable's key in MegaflowTable's map. */
+  readonly maskHash: number;
   slots: Int32Array;
   slotHash: Uint32Array;
   slotMask: number;
@@ -33,10 +33,10 @@ export class Subtable {
   /** Hits counted before the last ranking. */
   pastHits = 0;
 
-  constructor(id: number, mask: Uint32Array, maskId: string) {
+  constructor(id: number, mask: Uint32Array, maskHash: number) {
     this.id = id;
     this.mask = mask;
-    this.maskId = maskId;
+    this.maskHash = maskHash;
     const words: number[] = [];
     for (let w = 0; w < KEY_WORDS; w++) if (mask[w] !== 0) words.push(w);
     this.words = Int32Array.from(words);

@@ -24,7 +24,7 @@
  */
 import type { Socket } from 'node:net';
 import { KEY_BYTES, KEY_WORDS } from '../lib/flow-key.js';
-import { HEADER_BYTES, T_UPCALL, UPCALL_ACTION, UPCALL_MISS, type FrameWriter } from '../lib/dpif-proto.js';
+import { HEADER_BYTES, HOST_LE, T_UPCALL, UPCALL_ACTION, UPCALL_MISS, type FrameWriter } from '../lib/dpif-proto.js';
 import { C_UPCALL_LIMIT, C_UPCALL_LOST, C_UPCALL_QUEUE_FULL, C_UPCALL_SENT, type Counters } from './counters.js';
 import { extractKey } from './extract.js';
 
@@ -66,6 +66,10 @@ export class UpcallQueue {
   private readonly onDrain: () => void;
   /** Key of a frame sent up by ACT_USERSPACE (extracted from its current bytes). */
   private readonly key = new Uint32Array(KEY_WORDS);
+  /** The last keys array enqueue() copied from and a Buffer over its memory (no copy), so a
+   *  key goes into the queue with one native copy. Replaced only when the caller's array is. */
+  private keysSeen: Uint32Array | null = null;
+  private keysBuf: Buffer = Buffer.alloc(0);
   /** Bound on one port's queue. */
   portMaxBytes: number;
 
@@ -158,9 +162,18 @@ export class UpcallQueue {
     b.writeUInt16LE(0, p + 6);
     b.writeUInt32LE(this.seq, p + 8);
     p += HEADER_BYTES;
-    for (let i = 0; i < KEY_WORDS; i++) {
-      b.writeUInt32LE(keys[ko + i], p);
-      p += 4;
+    if (HOST_LE) {
+      if (keys !== this.keysSeen) {
+        this.keysSeen = keys;
+        this.keysBuf = Buffer.from(keys.buffer, keys.byteOffset, keys.byteLength);
+      }
+      this.keysBuf.copy(b, p, ko * 4, ko * 4 + KEY_BYTES);
+      p += KEY_BYTES;
+    } else {
+      for (let i = 0; i < KEY_WORDS; i++) {
+        b.writeUInt32LE(keys[ko + i], p);
+        p += 4;
+      }
     }
     b.writeUInt32LE(reason, p);
     b.writeUInt32LE(len, p + 4);

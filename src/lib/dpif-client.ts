@@ -2,8 +2,8 @@
  * Client of the datapath's socket (datapath.sock, protocol in dpif-proto.ts), used by vswitchd
  * (role 'vswitchd': it receives the upcalls) and by dpctl (role 'tool'). Owns the connection, the
  * request/reply matching by xid and the outgoing frame buffer. Not per packet, but per upcall:
- * flow puts, executes and deletes are appended to one FrameWriter and written with one
- * socket.write at the end of the tick, so a burst of upcalls answered in one pass goes out as
+ * the answer to a miss (one PUT_EXECUTE), flow puts, executes and deletes are appended to one
+ * FrameWriter and written with one socket.write at the end of the tick, so a burst of upcalls answered in one pass goes out as
  * one write. JSON requests go through the same buffer, so a request sent after some puts is seen
  * by the datapath after them. Flow dumps are paged (dumpFlows): one DUMP request per page, the
  * next asked for only once the caller has handled the page, so neither side holds a whole
@@ -24,10 +24,13 @@ import {
   T_HELLO,
   T_REPLY,
   T_REQUEST,
+  T_PUT_EXECUTE,
   T_UPCALL,
   UPCALL_ACTION,
+  PE_EXECUTE,
+  PE_PUT,
   parseJsonBody,
-  readKey,
+  readKeyInto,
 } from './dpif-proto.js';
 import { ConnectError, TimeoutError, VswitchError } from './errors.js';
 import { FlowDumpPage, type DumpedFlow } from './flow-dump.js';
@@ -71,6 +74,7 @@ export class DpifClient {
   private readonly closeCbs: ((why: string) => void)[] = [];
   /** Scratch key handed to the upcall callback: valid only during the call. */
   private readonly upKey = new Uint32Array(KEY_WORDS);
+  private readonly upKeyBytes = new Uint8Array(this.upKey.buffer);
   /** Time a request may take before it is rejected with TimeoutError. */
   requestTimeoutMs = DEFAULT_REQUEST_TIMEOUT_MS;
   /** Server's HELLO reply ({version, name}). */
@@ -171,6 +175,26 @@ export class DpifClient {
     for (let i = 0; i < n; i++) w.i32(actions[i]);
     w.u32(packet.length);
     w.bytes(packet, 0, packet.length);
+    w.end();
+    this.queueFlush();
+  }
+
+  /**
+   * The answer to a miss in one message (T_PUT_EXECUTE): installs (key & mask) -> actions[0..n)
+   * when `put`, and runs the actions on `packet` (as from the key's in_port) when `execute`.
+   * A null mask is exact match. Per upcall.
+   */
+  putExecute(key: Uint32Array, mask: Uint32Array | null, actions: Int32Array, n: number, packet: Uint8Array, put: boolean, execute: boolean): void {
+    if (this.closed || (!put && !execute)) return;
+    const w = this.writer;
+    w.begin(T_PUT_EXECUTE, (put ? PE_PUT : 0) | (execute ? PE_EXECUTE : 0), 0);
+    w.words(key, 0, KEY_WORDS);
+    writeMask(w, mask);
+    w.u32(n);
+    w.words(actions, 0, n);
+    const len = execute ? packet.length : 0;
+    w.u32(len);
+    if (len > 0) w.bytes(packet, 0, len);
     w.end();
     this.queueFlush();
   }
@@ -283,7 +307,7 @@ export class DpifClient {
         if (this.upcallCb !== null) this.badFrames++;
         return;
       }
-      readKey(buf, off, this.upKey);
+      readKeyInto(buf, off, this.upKeyBytes, this.upKey);
       const reason = buf.readUInt32LE(off + KEY_BYTES);
       const pktLen = buf.readUInt32LE(off + KEY_BYTES + 4);
       const start = off + KEY_BYTES + 8;
@@ -350,9 +374,11 @@ export class DpifClient {
 }
 
 /** Appends a mask (all ones for null: exact match). */
+const EXACT_MASK = new Uint32Array(KEY_WORDS).fill(0xffffffff);
+
 function writeMask(w: FrameWriter, mask: Uint32Array | null): void {
   if (mask === null) {
-    for (let i = 0; i < KEY_WORDS; i++) w.u32(0xffffffff);
+    w.words(EXACT_MASK, 0, KEY_WORDS);
   } else {
     w.words(mask, 0, KEY_WORDS);
   }

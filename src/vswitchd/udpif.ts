@@ -5,7 +5,9 @@
  * the two can share it without either owning the other. Control path.
  *
  * The dynamic flow limit: the configured ceiling is Open_vSwitch other_config:flow-limit
- * (default 200000). After each revalidation pass the limit moves with how long the pass took,
+ * (default 200000); as in Open vSwitch the limit starts at 10000 (or the ceiling, if lower), so a
+ * flood of new flows right after start costs upcalls, not puts, dumps and revalidation of
+ * tens of thousands of flows, and grows only as passes prove fast. After each revalidation pass the limit moves with how long the pass took,
  * as in Open vSwitch: a pass over 2 s divides it by the pass's seconds, one over 1.3 s takes a
  * quarter off, and a pass under 1 s with over 2000 flows raises it by 1000 while the flows it
  * could handle at that speed exceed it; it never goes below 1000 (or the ceiling, if lower).
@@ -24,6 +26,8 @@ import type { XlateCounters } from './xlate.js';
 
 export const DEFAULT_FLOW_LIMIT = 200000;
 export const MIN_FLOW_LIMIT = 1000;
+/** The dynamic limit's starting point (under a lower ceiling, the ceiling). */
+export const INITIAL_FLOW_LIMIT = 10000;
 /** Idle time after which flows are evicted while over the flow limit. */
 export const OVER_LIMIT_IDLE_MS = 100;
 
@@ -103,12 +107,12 @@ export class Udpif {
 
 const byState = new WeakMap<SwitchState, Udpif>();
 
-/** The Udpif of `st` (created on first use, with the configured ceiling as its limit). */
+/** The Udpif of `st` (created on first use, its limit INITIAL_FLOW_LIMIT under the ceiling). */
 export function udpifOf(st: SwitchState): Udpif {
   let u = byState.get(st);
   if (u === undefined) {
     u = new Udpif();
-    u.flowLimit = flowLimitCeiling(st);
+    u.flowLimit = Math.min(flowLimitCeiling(st), INITIAL_FLOW_LIMIT);
     byState.set(st, u);
   }
   return u;

@@ -5,8 +5,9 @@
  * ukey (the rules it went through, for the revalidator to credit), credit those rules with
  * this packet, and execute the packet with the same actions. A packet-in (UPCALL_ACTION, from
  * a controller action): decode it (packet-in.ts) and emit it on the bridge. Runs once per
- * upcall, reusing one translator; the DpifClient batches the puts and executes of one burst
- * into one write. Control path (per upcall, not per packet).
+ * upcall, reusing one translator; the flow put and the execute go down as one PUT_EXECUTE
+ * message, and the DpifClient writes the answers to one burst of upcalls with one write.
+ * Control path (per upcall, not per packet).
  *
  * - An in_port that belongs to no configured interface gets a drop flow matching only in_port
  *   (counted), so that port's frames stop coming up.
@@ -79,7 +80,7 @@ export class UpcallHandler {
     const bp = st.portsByOdp.get(odpIn);
     if (bp === undefined) {
       st.counters.upcall_unknown_port++;
-      this.install(dp, u, key, IN_PORT_ONLY, NO_ACTIONS, 0);
+      if (this.install(u, key, IN_PORT_ONLY)) dp.putExecute(key, IN_PORT_ONLY, NO_ACTIONS, 0, packet, true, false);
       return;
     }
     const br = bp.bridge;
@@ -89,11 +90,11 @@ export class UpcallHandler {
     const x = this.xlator;
     x.translate(br, key, bp.ofport, { sideEffects: true, now, trace: null });
     const mask = u.megaflows ? x.mask : EXACT;
-    if (this.install(dp, u, key, mask, x.out.buf, x.out.n)) {
-      u.ukeys.put(key, mask, x.rules, x.learns, x.usesNormal, tablesGen, macGen);
-    }
-    if (x.out.n > 0) dp.execute(odpIn, x.out.buf, packet, x.out.n);
-    for (const e of x.rules) br.tables.credit(e, 1, packet.length, now);
+    const put = this.install(u, key, mask);
+    if (put) u.ukeys.put(key, mask, x.rules, x.learns, x.usesNormal, tablesGen, macGen);
+    dp.putExecute(key, mask, x.out.buf, x.out.n, packet, put, x.out.n > 0);
+    const rules = x.rules;
+    for (let i = 0; i < rules.length; i++) br.tables.credit(rules[i], 1, packet.length, now);
     if (br.macs.generation !== macGen) {
       if (u.wake !== null) u.wake();
       else this.onMacChange();
@@ -112,13 +113,12 @@ export class UpcallHandler {
     bp.bridge.events.emit('packet_in', ev);
   }
 
-  /** Installs (key & mask) -> acts unless at the flow limit; true if it did. */
-  private install(dp: DpifClient, u: Udpif, key: Uint32Array, mask: Uint32Array, acts: Int32Array, n: number): boolean {
+  /** Whether (key & mask) may be installed now (not at the flow limit); counts it. */
+  private install(u: Udpif, key: Uint32Array, mask: Uint32Array): boolean {
     if (!u.canInstall) {
       u.counters.upcall_flow_limit++;
       return false;
     }
-    dp.flowPut(key, mask, acts, n);
     u.counters.flows_installed++;
     const last = this.last;
     let same = true;

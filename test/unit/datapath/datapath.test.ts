@@ -8,7 +8,7 @@ import { extractKey } from '../../../src/datapath/extract.js';
 import { DummyNetdev } from '../../../src/datapath/netdev-dummy.js';
 import {
   ACT_OUTPUT, ACT_PUSH_VLAN, DPIF_VERSION, FrameReader, FrameWriter, KEY_WORDS, parseJsonBody, T_DUMP, T_DUMP_REPLY,
-  T_EXECUTE, T_FLOW_DEL, T_FLOW_PUT, T_HELLO, T_REPLY, T_REQUEST, T_UPCALL, UPCALL_MISS,
+  T_EXECUTE, T_FLOW_DEL, T_FLOW_PUT, T_HELLO, T_PUT_EXECUTE, T_REPLY, T_REQUEST, T_UPCALL, UPCALL_MISS, PE_EXECUTE, PE_PUT,
 } from '../../../src/lib/dpif-proto.js';
 import { FlowDumpPage, type DumpedFlow } from '../../../src/lib/flow-dump.js';
 import { exactMask } from '../../../src/lib/flow-mask.js';
@@ -99,6 +99,18 @@ class RawClient {
     for (const a of acts) this.w.i32(a);
     this.w.u32(pkt.length);
     this.w.bytes(pkt, 0, pkt.length);
+    this.w.end();
+    this.send();
+  }
+  /** PUT_EXECUTE with header flags `flags` (PE_PUT, PE_EXECUTE); pkt null sends length 0. */
+  putExecute(flags: number, key: Uint32Array, acts: number[], pkt: Uint8Array | null, mask = exactMask()): void {
+    this.w.begin(T_PUT_EXECUTE, flags, 0);
+    this.w.words(key, 0, KEY_WORDS);
+    this.w.words(mask, 0, KEY_WORDS);
+    this.w.u32(acts.length);
+    for (const a of acts) this.w.i32(a);
+    this.w.u32(pkt === null ? 0 : pkt.length);
+    if (pkt !== null) this.w.bytes(pkt, 0, pkt.length);
     this.w.end();
     this.send();
   }
@@ -370,6 +382,70 @@ describe('Datapath over datapath.sock', () => {
     dev('p1').inject(frame2);
     await waitFor(() => dev('p2').sent.length === 1);
     expect(await vsd.call('dp_stats')).toMatchObject({ hit: 1 });
+  });
+
+  it('PUT_EXECUTE installs and executes in one message, each part on its own flag', async () => {
+    const vsd = await client('vswitchd');
+    await withPorts(vsd);
+    dev('p1').inject(frame1);
+    const [up] = await waitFor(() => { const u = vsd.upcalls(); return u.length ? u : undefined; });
+    // Both: the packet goes out and the flow forwards the next one without an upcall.
+    vsd.putExecute(PE_PUT | PE_EXECUTE, up.key, [ACT_OUTPUT, 2], up.pkt);
+    await waitFor(() => dev('p2').sent.length === 1);
+    expect(Array.from(dev('p2').takeSent()[0])).toEqual(Array.from(frame1));
+    dev('p1').inject(frame1);
+    await waitFor(() => dev('p2').sent.length === 1);
+    expect(vsd.upcalls().length).toBe(0);
+    expect(dp.counters.get('executed')).toBe(1);
+    expect(dp.counters.get('flow_put')).toBe(1);
+
+    // Execute only: sent, nothing installed.
+    const k2 = keyFor(frame2, 1);
+    vsd.putExecute(PE_EXECUTE, k2, [ACT_OUTPUT, 3], frame2);
+    await waitFor(() => dev('p3').sent.length === 1);
+    expect((await vsd.dump()).length).toBe(1);
+    // Put only (no packet): installed, nothing sent.
+    vsd.putExecute(PE_PUT, k2, [ACT_OUTPUT, 3], null);
+    expect((await vsd.dump()).length).toBe(2);
+    expect(dev('p3').sent.length).toBe(1);
+    expect(dp.counters.get('executed')).toBe(2);
+
+    // Flows put with equal actions share one array; other actions get their own, and
+    // replacing one flow's actions leaves the other's alone.
+    const f1 = dp.table.find(up.key, exactMask());
+    const f2 = dp.table.find(k2, exactMask());
+    const k3 = keyFor(frame2, 2);
+    vsd.putExecute(PE_PUT, k3, [ACT_OUTPUT, 3], null);
+    await settle();
+    const f3 = dp.table.find(k3, exactMask());
+    expect(f3).toBeGreaterThanOrEqual(0);
+    expect(dp.table.actions[f3]).toBe(dp.table.actions[f2]);
+    expect(dp.table.actions[f1]).not.toBe(dp.table.actions[f2]);
+    vsd.putExecute(PE_PUT, k3, [ACT_OUTPUT, 1], null);
+    await settle();
+    expect(Array.from(dp.table.actions[f3] as Int32Array)).toEqual([ACT_OUTPUT, 1]);
+    expect(Array.from(dp.table.actions[f2] as Int32Array)).toEqual([ACT_OUTPUT, 3]);
+
+    // At the datapath's flow limit the put is refused and counted; the execute still happens.
+    expect(await vsd.call('set_config', { flow_limit: 3 })).toEqual({});
+    const k4 = keyFor(frame2, 3);
+    vsd.putExecute(PE_PUT | PE_EXECUTE, k4, [ACT_OUTPUT, 1], frame2);
+    await waitFor(() => dev('p1').sent.length === 1);
+    expect(dp.counters.get('flow_limit')).toBe(1);
+    expect(dp.table.find(k4, exactMask())).toBe(-1);
+
+    // Malformed: a length that disagrees, a runt to execute, bad actions to execute.
+    const bad0 = dp.counters.get('bad_dpif_message');
+    vsd.putExecute(PE_EXECUTE, k2, [ACT_OUTPUT, 3], new Uint8Array(5));
+    vsd.putExecute(PE_PUT | PE_EXECUTE, k2, [ACT_OUTPUT], frame2);
+    const w = new FrameWriter();
+    w.begin(T_PUT_EXECUTE, PE_EXECUTE, 0); w.words(k2, 0, KEY_WORDS); w.words(exactMask(), 0, KEY_WORDS); w.u32(0); w.u32(99); w.end();
+    vsd.raw(w.take());
+    await settle();
+    expect(dp.counters.get('bad_dpif_message')).toBe(bad0 + 2);
+    expect(dp.counters.get('exec_bad_actions')).toBe(1);
+    expect(dev('p3').sent.length).toBe(1);
+    expect(dp.counters.get('executed')).toBe(3);
   });
 
   it('flow_flush, set_config flow_limit and the flow_limit counter', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hashKey, hashMasked } from '../../../src/datapath/hash.js';
-import { MegaflowTable } from '../../../src/datapath/megaflow.js';
+import { MegaflowTable, maskHashOf } from '../../../src/datapath/megaflow.js';
 import { KEY_WORDS } from '../../../src/lib/flow-key.js';
 import { exactMask } from '../../../src/lib/flow-mask.js';
 
@@ -179,6 +179,47 @@ describe('MegaflowTable', () => {
     expect(t.flowIds().length).toBe(model.length);
     expect(t.nSubtables).toBe(new Set(model.map((x) => x.mask.join(','))).size);
     expect(t.nSubtables).toBeGreaterThan(20);
+  });
+
+  it('two masks whose hashes collide still get a subtable each', () => {
+    // Birthday search for two two-word masks with equal maskHashOf (one varying word alone
+    // hashes one-to-one).
+    const seen = new Map<number, number>();
+    const m = new Uint32Array(KEY_WORDS);
+    const fill = (x: Uint32Array, v: number): void => { x[3] = v; x[4] = Math.imul(v, 0x9e3779b1) >>> 0; };
+    let pair: [number, number] | null = null;
+    for (let v = 1; v < 1000000 && pair === null; v++) {
+      fill(m, v);
+      const h = maskHashOf(m, 0);
+      const prev = seen.get(h);
+      if (prev !== undefined) pair = [prev, v];
+      else seen.set(h, v);
+    }
+    expect(pair).not.toBeNull();
+    const [a, b] = pair as [number, number];
+    const ma = new Uint32Array(KEY_WORDS); fill(ma, a);
+    const mb = new Uint32Array(KEY_WORDS); fill(mb, b);
+    expect(maskHashOf(ma, 0)).toBe(maskHashOf(mb, 0));
+    const t = new MegaflowTable();
+    const k = new Uint32Array(KEY_WORDS).fill(0xffffffff);
+    const acts = Int32Array.from([1, 2]);
+    const fa = t.put(k, ma, acts, 1);
+    const fb = t.put(k, mb, acts, 1);
+    expect(fa).not.toBe(fb);
+    expect(t.nSubtables).toBe(2);
+    expect(t.find(k, ma)).toBe(fa);
+    expect(t.find(k, mb)).toBe(fb);
+    expect(t.put(k, ma, acts, 2)).toBe(fa); // same (masked key, mask): replaced, not added
+    expect(t.count).toBe(2);
+    expect(t.del(k, mb)).toBe(true);
+    expect(t.find(k, mb)).toBe(-1);
+    expect(t.find(k, ma)).toBe(fa);
+    expect(t.nSubtables).toBe(1);
+    expect(t.put(k, mb, acts, 3)).toBeGreaterThanOrEqual(0);
+    expect(t.nSubtables).toBe(2);
+    expect(t.del(k, ma)).toBe(true);
+    expect(t.del(k, mb)).toBe(true);
+    expect(t.nSubtables).toBe(0);
   });
 
   it('ranks subtables by hits: the busiest mask is searched first after rerank()', () => {

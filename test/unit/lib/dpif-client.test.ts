@@ -18,11 +18,14 @@ import {
   T_FLOW_DEL,
   T_FLOW_PUT,
   T_HELLO,
+  T_PUT_EXECUTE,
   T_REPLY,
   T_REQUEST,
   T_UPCALL,
   parseJsonBody,
   readKey,
+  PE_EXECUTE,
+  PE_PUT,
 } from '../../../src/lib/dpif-proto.js';
 import { VswitchError } from '../../../src/lib/errors.js';
 import { writeFlowRecord } from '../../../src/lib/flow-dump.js';
@@ -30,6 +33,8 @@ import { writeFlowRecord } from '../../../src/lib/flow-dump.js';
 interface Seen {
   type: number;
   xid: number;
+  flags?: number;
+  len?: number;
   json?: any;
   key?: number[];
   mask?: number[];
@@ -53,7 +58,7 @@ class FakeDp {
     this.server = net.createServer((s) => {
       this.socks.push(s);
       const w = new FrameWriter();
-      const r = new FrameReader((type, _f, xid, buf, off, len) => {
+      const r = new FrameReader((type, flags, xid, buf, off, len) => {
         const e: Seen = { type, xid };
         if (type === T_HELLO || type === T_REQUEST) {
           e.json = parseJsonBody(buf, off, len);
@@ -85,6 +90,20 @@ class FakeDp {
           for (const f of page) writeFlowRecord(w, f.key, 0, f.mask, 0, Int32Array.from(f.actions), f.packets, f.packets * 60, 0, 1);
           w.end();
           s.write(w.take());
+        } else if (type === T_PUT_EXECUTE) {
+          const k = new Uint32Array(KEY_WORDS);
+          readKey(buf, off, k);
+          e.key = [...k];
+          readKey(buf, off + KEY_BYTES, k);
+          e.mask = [...k];
+          const n = buf.readUInt32LE(off + 2 * KEY_BYTES);
+          e.actions = [];
+          for (let i = 0; i < n; i++) e.actions.push(buf.readInt32LE(off + 2 * KEY_BYTES + 4 + i * 4));
+          const p = off + 2 * KEY_BYTES + 4 + n * 4;
+          const plen = buf.readUInt32LE(p);
+          e.packet = [...buf.subarray(p + 4, p + 4 + plen)];
+          e.flags = flags;
+          e.len = len;
         } else if (type === T_EXECUTE) {
           e.inPort = buf.readUInt32LE(off);
           const n = buf.readUInt32LE(off + 4);
@@ -193,6 +212,32 @@ describe('DpifClient', () => {
     expect(dp.seen.at(-1)!.type).toBe(T_FLOW_DEL);
     expect(dp.seen.at(-1)!.key![0]).toBe(20);
     expect(dp.seen.at(-1)!.mask).toEqual([...m]);
+    c.close();
+  });
+
+  it('encodes the answer to a miss as one PUT_EXECUTE, flags saying which parts to do', async () => {
+    const c = await DpifClient.connect(path, 'vswitchd');
+    const k = new Uint32Array(KEY_WORDS);
+    k[0] = 3;
+    k[7] = 0xdeadbeef;
+    const m = new Uint32Array(KEY_WORDS);
+    m[0] = 0xffffffff;
+    m[7] = 0xffff0000;
+    const acts = Int32Array.from([1, 2, 1, 4, 99]);
+    const pkt = Uint8Array.from({ length: 61 }, (_, i) => i);
+    c.putExecute(k, m, acts, 4, pkt, true, true);
+    c.putExecute(k, null, acts, 2, pkt, true, false);
+    c.putExecute(k, m, acts, 2, pkt, false, true);
+    c.putExecute(k, m, acts, 2, pkt, false, false); // nothing to do: nothing sent
+    await until(() => dp.seen.filter((s) => s.type === T_PUT_EXECUTE).length === 3);
+    const pe = dp.seen.filter((s) => s.type === T_PUT_EXECUTE);
+    expect(pe[0]).toMatchObject({ flags: PE_PUT | PE_EXECUTE, key: [...k], mask: [...m], actions: [1, 2, 1, 4], packet: [...pkt] });
+    expect(pe[1]).toMatchObject({ flags: PE_PUT, mask: new Array(KEY_WORDS).fill(0xffffffff), actions: [1, 2], packet: [] });
+    expect(pe[2]).toMatchObject({ flags: PE_EXECUTE, actions: [1, 2], packet: [...pkt] });
+    expect(pe[2].len).toBe(2 * KEY_BYTES + 4 + 8 + 4 + pkt.length);
+    c.request('dp_stats').catch(() => undefined);
+    await until(() => dp.seen.some((s) => s.type === T_REQUEST));
+    expect(dp.seen.filter((s) => s.type === T_PUT_EXECUTE).length).toBe(3);
     c.close();
   });
 

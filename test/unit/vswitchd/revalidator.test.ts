@@ -8,7 +8,7 @@ import { exactMask, Wildcards } from '../../../src/lib/flow-mask.js';
 import { Bridge, BridgePort, TRUNK_ALL } from '../../../src/vswitchd/bridge.js';
 import { Revalidator, type DumpedFlow } from '../../../src/vswitchd/revalidator.js';
 import { SwitchState } from '../../../src/vswitchd/state.js';
-import { udpifOf } from '../../../src/vswitchd/udpif.js';
+import { INITIAL_FLOW_LIMIT, udpifOf } from '../../../src/vswitchd/udpif.js';
 
 const log = pino({ level: 'silent' });
 const A = 0x02000000000a;
@@ -241,5 +241,20 @@ describe('Revalidator and megaflows', () => {
     expect(u.flowLimit).toBe(19750);
     u.adjust(100, 50000, 5000);
     expect(u.flowLimit).toBe(5000);
+  });
+
+  it('the dynamic flow limit starts at 10000 (a lower ceiling: the ceiling) and grows 1000 a fast pass', () => {
+    const st = new SwitchState();
+    const u = udpifOf(st);
+    expect(u.flowLimit).toBe(INITIAL_FLOW_LIMIT);
+    expect(INITIAL_FLOW_LIMIT).toBe(10000);
+    u.nFlows = INITIAL_FLOW_LIMIT;
+    expect(u.canInstall).toBe(false);
+    u.adjust(200, 10000, 200000);
+    expect(u.flowLimit).toBe(11000);
+    expect(u.canInstall).toBe(true);
+    const low = new SwitchState();
+    low.flowLimit = 3000;
+    expect(udpifOf(low).flowLimit).toBe(3000);
   });
 });
