@@ -205,7 +205,10 @@ function formatUserspace(acts: ArrayLike<number>, i: number, names?: PortNames):
   if (n < 5) return `userspace(pid=${port},max_len=${maxLen})`;
   const w0 = acts[i + 4] >>> 0;
   const cookie = (BigInt(acts[i + 5] >>> 0) << 32n) | BigInt(acts[i + 6] >>> 0);
-  return `userspace(pid=${port},controller(reason=${w0 & 0xff},table=${(w0 >>> 8) & 0xff},rule_cookie=0x${cookie.toString(16)},controller_id=${w0 >>> 16},max_len=${maxLen}))`;
+  // The action's own max_len rides in the packet-in header (in_port | max_len << 16) when the
+  // datapath is told to send the whole frame (-1).
+  const ml = maxLen < 0 && n >= 6 ? acts[i + 7] >>> 16 : maxLen;
+  return `userspace(pid=${port},controller(reason=${w0 & 0xff},table=${(w0 >>> 8) & 0xff},rule_cookie=0x${cookie.toString(16)},controller_id=${w0 >>> 16},max_len=${ml}))`;
 }
 
 /** `packets:3, bytes:294, used:0.504s` (or `used:never`). */

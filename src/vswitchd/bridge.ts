@@ -99,8 +99,11 @@ export interface PacketInEvent {
   /** Metadata and registers at the action, as OpenFlow flow words (ofp/layout.ts, OF_WORDS);
    *  the packet fields come from `packet`. */
   flow: Uint32Array;
-  /** The packet as it was at the action, cut to the action's max_len. */
+  /** The packet as it was at the action (whole for controller actions; each controller
+   *  connection cuts it to maxLen / miss_send_len and buffers the rest, ofmgmt-bridge.ts). */
   packet: Uint8Array;
+  /** The action's max_len (65535 or absent: send all, no buffer). */
+  maxLen?: number;
   /** Length of the whole packet. */
   totalLen: number;
 }

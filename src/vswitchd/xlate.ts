@@ -391,8 +391,10 @@ export class Xlator implements FieldState {
       return;
     }
     if (needsCommit(this)) commit(this);
-    encodePacketIn({ reason, table: rule === null ? table : rule.table, cookie: rule === null ? 0n : rule.cookie, controllerId: id, ofInPort: this.inPort(), userdata }, this.flow, this.user);
-    this.out.userspace(this.upcallPort, maxLen, this.user);
+    // The datapath sends the whole frame up (-1); vswitchd cuts it to max_len and buffers the
+    // rest for packet-out by buffer id (ofmgmt-bridge.ts), as OpenFlow 1.3 asks.
+    encodePacketIn({ reason, table: rule === null ? table : rule.table, cookie: rule === null ? 0n : rule.cookie, controllerId: id, ofInPort: this.inPort(), userdata, maxLen }, this.flow, this.user);
+    this.out.userspace(this.upcallPort, -1, this.user);
   }
 }
 

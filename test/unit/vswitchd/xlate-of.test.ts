@@ -217,9 +217,9 @@ describe('OpenFlow translation', () => {
     expect(parts.map((p) => p[0])).toEqual([ACT_USERSPACE, ACT_OUTPUT]);
     const u = parts[0];
     expect(u[2]).toBe(11); // reported on the ingress datapath port
-    expect(u[3]).toBe(128);
+    expect(u[3]).toBe(-1); // the whole frame goes up; vswitchd cuts and buffers
     const ev = decodePacketIn(Int32Array.from(u.slice(4)), new Uint8Array(64), 100)!;
-    expect(ev).toMatchObject({ reason: OFPR_ACTION, table: 4, cookie: 0xabcn, controllerId: 5, inPort: 1, totalLen: 100 });
+    expect(ev).toMatchObject({ reason: OFPR_ACTION, table: 4, cookie: 0xabcn, controllerId: 5, inPort: 1, totalLen: 100, maxLen: 128 });
     expect(Array.from(ev.userdata!)).toEqual([1, 2, 3]);
     expect(ev.flow[OF_W_REG0 + 3]).toBe(0x2a);
   });
