@@ -7,7 +7,9 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import type { FlowRemoteError } from '../../src/lib/flowproto/errors.js';
+import { PROTO_PACKAGE } from '../../src/lib/flowproto/codec.js';
 import type { FlowStats } from '../../src/lib/flowproto/messages.js';
+import { RawMessage, setRawDecode } from '../../src/lib/flowproto/plain-codec.js';
 import { formatActions } from '../../src/vswitchd/ofp/action-syntax.js';
 import type { OfAction } from '../../src/vswitchd/ofp/actions.js';
 import { FlowSyntaxError } from '../../src/vswitchd/ofp/errors.js';
@@ -17,10 +19,13 @@ import type { Match } from '../../src/vswitchd/ofp/match.js';
 import { formatMatch } from '../../src/vswitchd/ofp/match-syntax.js';
 import type { PortNamer } from '../../src/vswitchd/ofp/values.js';
 import { flowModToWire, flowStatsFromWire, statsRequestToWire } from '../../src/vswitchd/ofp/wire.js';
+import { FlowStatsPrinter } from '../../src/vswitchd/ofp/wire-flow-text.js';
 import { errnoText, ToolError, ToolExit } from '../common.js';
 import { formatAggregate, header } from './print.js';
 import type { OfctlContext, OfSession } from './session.js';
 import { formatRemoteError } from './target.js';
+
+const FLOW_STATS_REPLY = `.${PROTO_PACKAGE}.FlowStatsReply`;
 
 /** Parses one flow, turning a syntax error into ofctl's message with the pointer. */
 export function parseOrFail(text: string, command: FlowCommand | 'dump', names: PortNamer | undefined, where = ''): FlowMod {
@@ -49,14 +54,23 @@ export async function dumpFlows(ctx: OfctlContext, s: OfSession, filter: string 
   // As ovs-ofctl: the reply as it came (header, ages) unless names or --no-stats reshape it.
   const raw = !ctx.names && !ctx.noStats;
   const opts = { names: ctx.names ? namer : undefined, noStats: ctx.noStats, ages: raw && ctx.style === 10 };
+  const printer = new FlowStatsPrinter(opts);
   let first = true;
-  await s.multipartStream({ flow: statsRequestOf(fm, ctx.strict) }, (p, xid) => {
-    let out = '';
-    if (first && raw) out = `${header(ctx.style === 10 ? 'NXST_FLOW reply' : 'OFPST_FLOW reply', ctx.style, xid)}\n`;
-    first = false;
-    for (const st of p.flow?.stats ?? []) out += `${formatFlowStats(flowStatsFromWire(st), opts)}\n`;
-    if (out) ctx.io.out(out);
-  });
+  // Each reply part is printed from its bytes as it arrives (no FlowStats objects).
+  setRawDecode(FLOW_STATS_REPLY, true);
+  try {
+    await s.multipartStream({ flow: statsRequestOf(fm, ctx.strict) }, (p, xid) => {
+      let out = '';
+      if (first && raw) out = `${header(ctx.style === 10 ? 'NXST_FLOW reply' : 'OFPST_FLOW reply', ctx.style, xid)}\n`;
+      first = false;
+      const body = p.flow as unknown;
+      if (body instanceof RawMessage) out += printer.print(body.bytes);
+      else for (const st of p.flow?.stats ?? []) out += `${formatFlowStats(flowStatsFromWire(st), opts)}\n`;
+      if (out) ctx.io.out(out);
+    });
+  } finally {
+    setRawDecode(FLOW_STATS_REPLY, false);
+  }
 }
 
 export async function dumpAggregate(ctx: OfctlContext, s: OfSession, filter: string | undefined): Promise<void> {

@@ -4,9 +4,23 @@
  * fromObject/toObject passes; same values and presence rules as protobufjs 8. Per reflected Type
  * (from the .proto codec.ts loads; codec.ts is the only caller) it generates size, write and
  * read functions once; protobufjs's Reader does primitive reads. Control path, but hot for bulk
- * flow tables (100k flow mods or flow stats per command).
+ * flow tables (100k flow mods or flow stats per command). A nested message may also travel as
+ * a RawMessage, its bytes already encoded (vswitchd's flow stats) or kept undecoded (ofctl's
+ * dump-flows, see setRawDecode), so bulk replies skip the object form altogether.
  */
 import protobuf from 'protobufjs';
+
+/**
+ * A nested message as its encoded bytes (without the length prefix). Encoding writes the bytes
+ * as the message's body; decoding yields one for the types named to setRawDecode (a view into
+ * the decoded buffer).
+ */
+export class RawMessage {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
+/** Full names (".pkg.Type") of the types decoded as RawMessage while set. */
+const rawTypes = new Set<string>();
 
 /** Field kinds. */
 const K_UINT32 = 0, K_INT32 = 1, K_BOOL = 2, K_STRING = 3, K_BYTES = 4, K_UINT64 = 5, K_INT64 = 6, K_MSG = 7, K_OTHER = 8;
@@ -31,6 +45,9 @@ type Plain = Record<string, unknown>;
 
 /** Per-type functions, generated from the schema so each property access site stays monomorphic. */
 interface TypeInfo {
+  /** Nested messages of this type decode to RawMessage (setRawDecode). */
+  raw: boolean;
+  fullName: string;
   size: (o: Plain) => number;
   put: (o: Plain) => void;
   decode: (r: protobuf.Reader, end: number) => Plain;
@@ -62,6 +79,8 @@ function typeInfo(t: protobuf.Type): TypeInfo {
   let info = infos.get(t);
   if (info !== undefined) return info;
   const shell = {} as TypeInfo;
+  shell.fullName = t.fullName;
+  shell.raw = rawTypes.has(t.fullName);
   infos.set(t, shell);
   t.resolveAll();
   const fields: FieldInfo[] = [];
@@ -177,7 +196,22 @@ function decodeNested(r: protobuf.Reader, end: number, sub: TypeInfo): Plain {
   const len = r.uint32();
   const e = r.pos + len;
   if (e > end) throw new RangeError('index out of range');
+  if (sub.raw) {
+    r.pos = e;
+    return new RawMessage(r.buf.subarray(e - len, e)) as unknown as Plain;
+  }
   return sub.decode(r, e);
+}
+
+/**
+ * While `on`, nested messages of type `fullName` (".vswitch.flow.v1.FlowStatsReply") decode to
+ * a RawMessage holding their bytes instead of an object: a caller that reads them itself (ofctl
+ * dump-flows printing 100k flows) skips the object form. Process-wide: turn it off after use.
+ */
+export function setRawDecode(fullName: string, on: boolean): void {
+  if (on) rawTypes.add(fullName);
+  else rawTypes.delete(fullName);
+  for (const info of infos.values()) if (info.fullName === fullName) info.raw = on;
 }
 
 /** Decodes `buf` as a `t` into a plain object (uint64 as bigint, bytes as views into buf). */
@@ -239,6 +273,7 @@ function scalarLen(kind: number, v: unknown): number {
 
 /** Length prefix + body of a nested message; records the body length for the write pass. */
 function msgLen(o: Plain, info: TypeInfo): number {
+  if (o instanceof RawMessage) return varintLen(o.bytes.length) + o.bytes.length;
   if (typeof o !== 'object' || o === null) throw new TypeError(`expected an object for a nested message, got ${typeof o}`);
   const slot = sizes.length;
   sizes.push(0);
@@ -289,6 +324,12 @@ function putScalar(kind: number, v: unknown): void {
 
 /** A nested message: the length found by the size pass, then its fields. */
 function putNested(o: Plain, info: TypeInfo): void {
+  if (o instanceof RawMessage) {
+    putVarint(o.bytes.length);
+    out.set(o.bytes, pos);
+    pos += o.bytes.length;
+    return;
+  }
   putVarint(sizes[si++]);
   info.put(o);
 }

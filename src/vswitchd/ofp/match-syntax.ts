@@ -15,8 +15,9 @@ import {
 } from './fields.js';
 import { getBig, getBits, getWide, OF_W_METADATA, onesBig, setBits } from './layout.js';
 import { Match } from './match.js';
+import { TextWriter } from './text-writer.js';
 import { keyValue, splitTop, syntaxError, type Item } from './tokens.js';
-import { formatFieldValue, formatIpv4, formatIpv6, formatMac, formatPort, hexAlt, parseFieldValue, parsePort, parseUint, prefixLen, ValueError, type PortNamer } from './values.js';
+import { formatFieldValue, formatIpv6, formatMac, formatPort, hexAlt, parseFieldValue, parsePort, parseUint, prefixLen, ValueError, type PortNamer } from './values.js';
 
 /** dl_type and nw_proto (-1: none) of each shorthand. */
 export const SHORTHANDS: ReadonlyMap<string, [number, number]> = new Map([
@@ -173,13 +174,6 @@ function macM(val: Uint32Array, msk: Uint32Array, pos: number): string | null {
   const v = getWide(val, pos, 48);
   return m === 0xffffffffffff ? formatMac(v) : `${formatMac(v)}/${formatMac(m)}`;
 }
-function ip4M(val: Uint32Array, msk: Uint32Array, w: number): string | null {
-  const m = msk[w];
-  if (m === 0) return null;
-  if (m === 0xffffffff) return formatIpv4(val[w]);
-  const len = prefixLen(BigInt(m), 32);
-  return len >= 0 ? `${formatIpv4(val[w])}/${len}` : `${formatIpv4(val[w])}/${formatIpv4(m)}`;
-}
 function ip6M(val: Uint32Array, msk: Uint32Array, pos: number): string | null {
   const m = getBig(msk, pos, 128);
   if (m === 0n) return null;
@@ -189,114 +183,171 @@ function ip6M(val: Uint32Array, msk: Uint32Array, pos: number): string | null {
   return len >= 0 ? `${v}/${len}` : `${v}/${formatIpv6(m)}`;
 }
 
+/** An IPv4 address, and "/len" or "/mask" unless the mask is all ones. */
+function ip4Into(t: TextWriter, v: number, m: number): void {
+  ip4Digits(t, v);
+  if (m === 0xffffffff) return;
+  t.char(47);
+  const inv = ~m >>> 0;
+  if ((inv & (inv + 1)) === 0) t.uint(Math.clz32(inv)); // a prefix of that length (as prefixLen)
+  else ip4Digits(t, m);
+}
+function ip4Digits(t: TextWriter, v: number): void {
+  t.uint(v >>> 24);
+  t.char(46);
+  t.uint((v >>> 16) & 0xff);
+  t.char(46);
+  t.uint((v >>> 8) & 0xff);
+  t.char(46);
+  t.uint(v & 0xff);
+}
+
+/** 16 bits at a stream position that does not cross a word (formatMatch's fixed fields: cheaper than getBits). */
+function u16(w: Uint32Array, pos: number): number {
+  return (w[pos >>> 5] >>> (16 - (pos & 31))) & 0xffff;
+}
+/** 8 bits at a byte-aligned stream position. */
+function u8(w: Uint32Array, pos: number): number {
+  return (w[pos >>> 5] >>> (24 - (pos & 31))) & 0xff;
+}
+
+/** Scratch for formatMatch's string. */
+const scratch = new TextWriter(4096);
+
 /**
  * The match as ovs-ofctl prints it, with "priority=N" first unless it is the default 32768:
  * "priority=100,tcp,in_port=1,nw_dst=10.0.0.0/8,tp_dst=80". Empty string for a catch-all at
  * the default priority.
  */
 export function formatMatch(match: Match, priority = 32768, names?: PortNamer): string {
+  formatMatchInto(scratch, match, priority, names);
+  return scratch.take();
+}
+
+/** formatMatch, written into `t` (dump-flows writes 100k of them into one buffer). */
+export function formatMatchInto(t: TextWriter, match: Match, priority = 32768, names?: PortNamer): void {
   const val = match.value;
   const msk = match.mask;
-  const out: string[] = [];
-  if (priority !== 32768) out.push(`priority=${priority}`);
-  const typeExact = getBits(msk, 128, 16) === 0xffff;
-  const type = typeExact ? getBits(val, 128, 16) : -1;
-  const protoMask = getBits(msk, 416, 8);
-  const proto = protoMask === 0xff ? getBits(val, 416, 8) : -1;
+  let n = 0; // items written: a comma goes before every one but the first
+  if (priority !== 32768) {
+    n++;
+    t.ascii('priority=');
+    t.uint(priority);
+  }
+  const typeExact = u16(msk, 128) === 0xffff;
+  const type = typeExact ? u16(val, 128) : -1;
+  const protoMask = u8(msk, 416);
+  const proto = protoMask === 0xff ? u8(val, 416) : -1;
   let skipType = true;
   let skipProto = false;
   if (type === ETH_TYPE_IP) {
     const sh = proto >= 0 ? SHORT_IP[proto] : undefined;
-    out.push(sh ?? 'ip');
+    { if (n++) t.char(44); t.ascii(sh ?? 'ip'); }
     skipProto = sh !== undefined;
   } else if (type === ETH_TYPE_IPV6) {
     const sh = proto >= 0 ? SHORT_IP6[proto] : undefined;
-    out.push(sh ?? 'ipv6');
+    { if (n++) t.char(44); t.ascii(sh ?? 'ipv6'); }
     skipProto = sh !== undefined;
-  } else if (type === ETH_TYPE_ARP) out.push('arp');
-  else if (type === ETH_TYPE_RARP) out.push('rarp');
+  } else if (type === ETH_TYPE_ARP) { if (n++) t.char(44); t.str('arp'); }
+  else if (type === ETH_TYPE_RARP) { if (n++) t.char(44); t.str('rarp'); }
   else skipType = false;
 
   for (let i = 0; i < 16; i++) {
     const f = F_REG[i];
     const m = msk[f.pos >>> 5];
-    if (m !== 0) out.push(`reg${i}=${m === 0xffffffff ? hexAlt(val[f.pos >>> 5]) : `${hexAlt(val[f.pos >>> 5])}/${hexAlt(m)}`}`);
+    if (m !== 0) { if (n++) t.char(44); t.str(`reg${i}=${m === 0xffffffff ? hexAlt(val[f.pos >>> 5]) : `${hexAlt(val[f.pos >>> 5])}/${hexAlt(m)}`}`); }
   }
   if (msk[OF_W_METADATA] !== 0 || msk[OF_W_METADATA + 1] !== 0) {
     const m = getBig(msk, OF_W_METADATA * 32, 64);
     const v = getBig(val, OF_W_METADATA * 32, 64);
-    out.push(`metadata=${m === onesBig(64) ? hexAlt(v) : `${hexAlt(v)}/${hexAlt(m)}`}`);
+    { if (n++) t.char(44); t.str(`metadata=${m === onesBig(64) ? hexAlt(v) : `${hexAlt(v)}/${hexAlt(m)}`}`); }
   }
-  if (getBits(msk, 16, 16) !== 0) out.push(`in_port=${formatPort(getBits(val, 16, 16), names)}`);
+  if (u16(msk, 16) !== 0) { if (n++) t.char(44); t.str(`in_port=${formatPort(u16(val, 16), names)}`); }
 
-  const tciM = getBits(msk, TCI_POS, 16);
+  const tciM = u16(msk, TCI_POS);
   if (tciM !== 0) {
-    const tci = getBits(val, TCI_POS, 16);
+    const tci = u16(val, TCI_POS);
     const vidM = tciM & 0x0fff;
     const pcpM = tciM & 0xe000;
     if ((tciM & VLAN_CFI) !== 0 && (tci & VLAN_CFI) !== 0 && (vidM === 0 || vidM === 0xfff) && (pcpM === 0 || pcpM === 0xe000) && (vidM || pcpM)) {
-      if (vidM) out.push(`dl_vlan=${tci & 0xfff}`);
-      if (pcpM) out.push(`dl_vlan_pcp=${tci >>> 13}`);
+      if (vidM) { if (n++) t.char(44); t.str(`dl_vlan=${tci & 0xfff}`); }
+      if (pcpM) { if (n++) t.char(44); t.str(`dl_vlan_pcp=${tci >>> 13}`); }
     } else {
-      out.push(tciM === 0xffff ? `vlan_tci=0x${tci.toString(16).padStart(4, '0')}`
+      if (n++) t.char(44);
+      t.ascii(tciM === 0xffff ? `vlan_tci=0x${tci.toString(16).padStart(4, '0')}`
         : `vlan_tci=0x${tci.toString(16).padStart(4, '0')}/0x${tciM.toString(16).padStart(4, '0')}`);
     }
   }
   const src = macM(val, msk, 80);
-  if (src !== null) out.push(`dl_src=${src}`);
+  if (src !== null) { if (n++) t.char(44); t.str(`dl_src=${src}`); }
   const dst = macM(val, msk, 32);
-  if (dst !== null) out.push(`dl_dst=${dst}`);
-  if (!skipType && typeExact) out.push(`dl_type=0x${type.toString(16).padStart(4, '0')}`);
+  if (dst !== null) { if (n++) t.char(44); t.str(`dl_dst=${dst}`); }
+  if (!skipType && typeExact) { if (n++) t.char(44); t.str(`dl_type=0x${type.toString(16).padStart(4, '0')}`); }
 
   const arp = type === ETH_TYPE_ARP || type === ETH_TYPE_RARP;
   if (type === ETH_TYPE_IPV6) {
     const s6 = ip6M(val, msk, 160);
-    if (s6 !== null) out.push(`ipv6_src=${s6}`);
+    if (s6 !== null) { if (n++) t.char(44); t.str(`ipv6_src=${s6}`); }
     const d6 = ip6M(val, msk, 288);
-    if (d6 !== null) out.push(`ipv6_dst=${d6}`);
+    if (d6 !== null) { if (n++) t.char(44); t.str(`ipv6_dst=${d6}`); }
     const lm = getBits(msk, 588, 20);
-    if (lm !== 0) out.push(`ipv6_label=${formatFieldValue(fieldByName('ipv6_label')!, BigInt(getBits(val, 588, 20)), BigInt(lm))}`);
+    if (lm !== 0) { if (n++) t.char(44); t.str(`ipv6_label=${formatFieldValue(fieldByName('ipv6_label')!, BigInt(getBits(val, 588, 20)), BigInt(lm))}`); }
   } else {
-    const s4 = ip4M(val, msk, 5);
-    if (s4 !== null) out.push(`${arp ? 'arp_spa' : 'nw_src'}=${s4}`);
-    const d4 = ip4M(val, msk, 9);
-    if (d4 !== null) out.push(`${arp ? 'arp_tpa' : 'nw_dst'}=${d4}`);
+    if (msk[5] !== 0) {
+      if (n++) t.char(44);
+      t.ascii(arp ? 'arp_spa=' : 'nw_src=');
+      ip4Into(t, val[5], msk[5]);
+    }
+    if (msk[9] !== 0) {
+      if (n++) t.char(44);
+      t.ascii(arp ? 'arp_tpa=' : 'nw_dst=');
+      ip4Into(t, val[9], msk[9]);
+    }
   }
-  if (!skipProto && protoMask !== 0) out.push(`${arp ? 'arp_op' : 'nw_proto'}=${getBits(val, 416, 8)}`);
+  if (!skipProto && protoMask !== 0) { if (n++) t.char(44); t.str(`${arp ? 'arp_op' : 'nw_proto'}=${u8(val, 416)}`); }
   if (arp) {
     const sha = macM(val, msk, 480);
-    if (sha !== null) out.push(`arp_sha=${sha}`);
+    if (sha !== null) { if (n++) t.char(44); t.str(`arp_sha=${sha}`); }
     const tha = macM(val, msk, 528);
-    if (tha !== null) out.push(`arp_tha=${tha}`);
+    if (tha !== null) { if (n++) t.char(44); t.str(`arp_tha=${tha}`); }
   }
-  const tosM = getBits(msk, TOS_POS, 8);
-  const tos = getBits(val, TOS_POS, 8);
-  if (tosM & 0xfc) out.push(`nw_tos=${tos & 0xfc}`);
-  if (tosM & 0x03) out.push(`nw_ecn=${tos & 0x03}`);
-  if (getBits(msk, 432, 8) !== 0) out.push(`nw_ttl=${getBits(val, 432, 8)}`);
-  const fragM = getBits(msk, 440, 8) & 3;
+  const tosM = u8(msk, TOS_POS);
+  const tos = u8(val, TOS_POS);
+  if (tosM & 0xfc) { if (n++) t.char(44); t.str(`nw_tos=${tos & 0xfc}`); }
+  if (tosM & 0x03) { if (n++) t.char(44); t.str(`nw_ecn=${tos & 0x03}`); }
+  if (u8(msk, 432) !== 0) { if (n++) t.char(44); t.str(`nw_ttl=${u8(val, 432)}`); }
+  const fragM = u8(msk, 440) & 3;
   if (fragM !== 0) {
-    const fv = getBits(val, 440, 8) & 3;
+    const fv = u8(val, 440) & 3;
     const name = fragM === 3 ? (fv === 0 ? 'no' : fv === 1 ? 'first' : 'later') : fragM === 1 ? (fv ? 'yes' : 'no') : (fv ? 'later' : 'not_later');
-    out.push(`nw_frag=${name}`);
+    { if (n++) t.char(44); t.str(`nw_frag=${name}`); }
   }
   const icmp = (type === ETH_TYPE_IP && proto === IPPROTO_ICMP) || (type === ETH_TYPE_IPV6 && proto === IPPROTO_ICMPV6);
-  const spM = getBits(msk, 448, 16);
-  const dpM = getBits(msk, 464, 16);
+  const spM = u16(msk, 448);
+  const dpM = u16(msk, 464);
   if (icmp) {
-    if (spM !== 0) out.push(`icmp_type=${getBits(val, 456, 8)}`);
-    if (dpM !== 0) out.push(`icmp_code=${getBits(val, 472, 8)}`);
+    if (spM !== 0) { if (n++) t.char(44); t.str(`icmp_type=${u8(val, 456)}`); }
+    if (dpM !== 0) { if (n++) t.char(44); t.str(`icmp_code=${u8(val, 472)}`); }
     if (type === ETH_TYPE_IPV6) {
-      const t = ip6M(val, msk, 608);
-      if (t !== null) out.push(`nd_target=${t}`);
+      const nd = ip6M(val, msk, 608);
+      if (nd !== null) { if (n++) t.char(44); t.str(`nd_target=${nd}`); }
       const sll = macM(val, msk, 480);
-      if (sll !== null) out.push(`nd_sll=${sll}`);
+      if (sll !== null) { if (n++) t.char(44); t.str(`nd_sll=${sll}`); }
       const tll = macM(val, msk, 528);
-      if (tll !== null) out.push(`nd_tll=${tll}`);
+      if (tll !== null) { if (n++) t.char(44); t.str(`nd_tll=${tll}`); }
     }
   } else {
-    if (spM !== 0) out.push(`tp_src=${masked16(getBits(val, 448, 16), spM)}`);
-    if (dpM !== 0) out.push(`tp_dst=${masked16(getBits(val, 464, 16), dpM)}`);
+    if (spM !== 0) {
+      if (n++) t.char(44);
+      t.ascii('tp_src=');
+      if (spM === 0xffff) t.uint(u16(val, 448));
+      else t.ascii(masked16(u16(val, 448), spM));
+    }
+    if (dpM !== 0) {
+      if (n++) t.char(44);
+      t.ascii('tp_dst=');
+      if (dpM === 0xffff) t.uint(u16(val, 464));
+      else t.ascii(masked16(u16(val, 464), dpM));
+    }
   }
-  return out.join(',');
 }

@@ -1,0 +1,98 @@
+/*
+ * Text written as UTF-8 straight into one growing, reused buffer: ASCII words, decimal and
+ * hexadecimal numbers, and strings. For output of many lines (ofctl dump-flows' 100k flows,
+ * wire-flow-text.ts) without a JS string per piece; the result becomes one string per chunk.
+ * Control path, hot for big dumps: no allocation per write once the buffer has grown.
+ */
+
+export class TextWriter {
+  buf: Buffer;
+  pos = 0;
+
+  constructor(initial = 1 << 20) {
+    this.buf = Buffer.allocUnsafe(initial);
+  }
+
+  /** Room for `n` more bytes. */
+  ensure(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    let size = this.buf.length * 2;
+    while (size < this.pos + n) size *= 2;
+    const b = Buffer.allocUnsafe(size);
+    this.buf.copy(b, 0, 0, this.pos);
+    this.buf = b;
+  }
+
+  /** Whether anything but ASCII was written since the last take(). */
+  private wide = false;
+
+  /** A string of any characters, as UTF-8 (short ASCII strings by a loop: cheaper than a native write). */
+  str(s: string): void {
+    const n = s.length;
+    this.ensure(n * 3);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 128) {
+        this.wide = true;
+        this.pos = p + buf.write(s.slice(i), p, 'utf8');
+        return;
+      }
+      buf[p++] = c;
+    }
+    this.pos = p;
+  }
+
+  /** A string known to be ASCII (keywords, punctuation, numbers). */
+  ascii(s: string): void {
+    const n = s.length;
+    this.ensure(n);
+    const buf = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) buf[p++] = s.charCodeAt(i);
+    this.pos = p;
+  }
+
+  /** One ASCII character. */
+  char(c: number): void {
+    this.ensure(1);
+    this.buf[this.pos++] = c;
+  }
+
+  /** A non-negative number in decimal, as `${n}` prints it. */
+  uint(n: number): void {
+    if (n >= 0 && n < 4294967296 && Number.isInteger(n)) {
+      this.ensure(10);
+      const buf = this.buf;
+      if (n < 10) {
+        buf[this.pos++] = 48 + n;
+        return;
+      }
+      let digits = 1;
+      for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+      let p = this.pos + digits;
+      this.pos = p;
+      for (let x = n; p > this.pos - digits; x = Math.floor(x / 10)) buf[--p] = 48 + (x % 10);
+      return;
+    }
+    this.ascii(String(n));
+  }
+
+  /** `n` with at least three digits (zero-padded), n < 1000. */
+  pad3(n: number): void {
+    this.ensure(3);
+    const buf = this.buf;
+    buf[this.pos++] = 48 + Math.floor(n / 100);
+    buf[this.pos++] = 48 + (Math.floor(n / 10) % 10);
+    buf[this.pos++] = 48 + (n % 10);
+  }
+
+  /** Everything written, as a string; the writer starts over. */
+  take(): string {
+    const s = this.buf.toString(this.wide ? 'utf8' : 'latin1', 0, this.pos);
+    this.pos = 0;
+    this.wide = false;
+    return s;
+  }
+}
