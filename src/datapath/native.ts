@@ -202,3 +202,16 @@ export function loadNative(): VswitchIo {
 export function isNativeError(err: unknown): err is NativeError {
   return err instanceof Error && typeof (err as NativeError).errno === 'number' && typeof (err as NativeError).code === 'string';
 }
+
+/** Addon functions beyond VswitchIo (vswitch_io.c has their contracts). */
+export interface VswitchIoBusy {
+  /** Busy polling for a poll started by pollStart: once its wakeups come close together (3
+   *  within 4 windows), the event loop polls without sleeping for `us` microseconds after
+   *  each, yielding the CPU on every turn (0..100000; 0 = off). Unknown handles are ignored. */
+  pollSetBusy(handle: number, us: number): void;
+}
+
+/** loadNative(), typed with the functions of VswitchIoBusy too. Throws NativeLoadError. */
+export function loadNativeBusy(): VswitchIo & VswitchIoBusy {
+  return loadNative() as VswitchIo & VswitchIoBusy;
+}

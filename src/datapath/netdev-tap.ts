@@ -10,18 +10,33 @@
  * partial checksums, and frames written to it may be the same (the kernel takes any virtio GSO
  * type from userspace). If the device is deleted behind the switch's back (`ip link del`, or
  * its namespace removed), the port says so (error()) and recreates it every second until it can.
+ *
+ * Busy polling: after each wakeup of a tap port the event loop keeps polling, yielding the CPU
+ * on every turn, for DEFAULT_BUSY_POLL_US (or VSWITCH_BUSY_POLL_US; 0 = off) before it sleeps
+ * in epoll again (vswitch_io.c pollSetBusy). A stream of frames then costs no thread wakeups,
+ * and the scheduler stops pulling the switch onto the sender's CPU; an idle switch sleeps.
  */
 import { VswitchError } from '../lib/errors.js';
 import type { Logger } from '../lib/log.js';
 import { BATCH_MAX, RX_HEADROOM, SLOT_SIZE, V_FLAGS_GSO, VNET_HDR_LEN, VNET_WORDS, type PacketBatch } from './batch.js';
 import {
-  IFF_RUNNING, IFF_UP, loadNative, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_USO4, TUN_F_USO6,
-  foldTxStats, TX_STATS_SLOTS, txDropCounters, type VswitchIo,
+  IFF_RUNNING, IFF_UP, loadNativeBusy, TUN_F_CSUM, TUN_F_TSO4, TUN_F_TSO6, TUN_F_TSO_ECN, TUN_F_USO4, TUN_F_USO6,
+  foldTxStats, TX_STATS_SLOTS, txDropCounters, type VswitchIo, type VswitchIoBusy,
 } from './native.js';
 import type { LinkState, Netdev, NetdevOptions, NetdevStats } from './netdev.js';
 import { OFFLOAD_CSUM, OFFLOAD_TSO, OFFLOAD_UFO, OFFLOAD_USO } from './offload.js';
 
 const EBADFD = 77;
+
+/** Busy-poll window of tap ports, microseconds (see the header). */
+export const DEFAULT_BUSY_POLL_US = 50;
+
+/** VSWITCH_BUSY_POLL_US when it is an integer in 0..100000, else DEFAULT_BUSY_POLL_US. */
+export function defaultBusyPollUs(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.VSWITCH_BUSY_POLL_US;
+  const v = raw === undefined || raw.trim() === '' ? NaN : Number(raw);
+  return Number.isInteger(v) && v >= 0 && v <= 100000 ? v : DEFAULT_BUSY_POLL_US;
+}
 const RECOVER_MS = 1000;
 
 export class TapNetdev implements Netdev {
@@ -33,7 +48,9 @@ export class TapNetdev implements Netdev {
   fd: number;
   /** Accumulated by the addon's sendBurst: bytes sent and frames dropped per errno class. */
   readonly txStats: Float64Array;
-  private readonly io: VswitchIo;
+  private readonly io: VswitchIo & VswitchIoBusy;
+  /** Busy-poll window after each wakeup, microseconds (0: sleep in epoll at once). */
+  private readonly busyPollUs: number;
   private readonly vnetLen: number;
   private readonly options: NetdevOptions;
   private readonly log: Logger | undefined;
@@ -58,7 +75,8 @@ export class TapNetdev implements Netdev {
     this.type = type;
     this.stats = { rxPackets: 0, rxBytes: 0, txPackets: 0, txBytes: 0, rxErrors: 0, txErrors: 0, rxDropped: 0, txDropped: 0 };
     this.txStats = new Float64Array(TX_STATS_SLOTS);
-    this.io = loadNative();
+    this.io = loadNativeBusy();
+    this.busyPollUs = options.busyPollUs ?? defaultBusyPollUs();
     this.vnetLen = options.vnetHdr === false ? 0 : VNET_HDR_LEN;
     this.options = options;
     this.log = options.log;
@@ -108,6 +126,7 @@ export class TapNetdev implements Netdev {
       onReadable();
       if (status !== undefined && this.pollHandle !== 0) this.rxFailed(0);
     });
+    if (this.busyPollUs > 0) this.io.pollSetBusy(this.pollHandle, this.busyPollUs);
   }
 
   rxBurst(batch: PacketBatch): number {

@@ -79,6 +79,9 @@ export interface NetdevOptions {
   path?: string;
   mode?: string;
   group?: string;
+  /** tap, internal and system ports: busy-poll window after each wakeup in microseconds (vswitch_io.c
+   *  pollSetBusy; default VSWITCH_BUSY_POLL_US or DEFAULT_BUSY_POLL_US of netdev-tap.ts). */
+  busyPollUs?: number;
   /** Where a port reports its device coming and going. */
   log?: Logger;
 }

@@ -2,10 +2,12 @@
 // namespaces attached by veth pairs (offloads left on, the kernel's default) and by taps: ping
 // and many MB of TCP delivered intact veth-veth, tap-tap (64 KiB GSO frames passing whole) and
 // tap-veth; a VLAN tag the kernel strips on a veth comes back; a missing device is explained;
-// a veth deleted under a port is reported and the port resumes when it returns.
+// a veth deleted under a port is reported and the port resumes when it returns. Ports read
+// through receive rings (unmapped when the port goes); the recvmmsg fallback moves TCP too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DpifClient } from '../../src/lib/dpif-client.js';
 import { ipv4Frame } from '../../src/lib/packet.js';
@@ -97,6 +99,12 @@ async function waitFor(what: string, fn: () => boolean | Promise<boolean>, ms = 
   }
 }
 
+/** Packet socket receive rings mapped by the instance's datapath (/proc/PID/maps). */
+function ringMappings(vs: Instance): number {
+  const pid = readFileSync(join(vs.env.VSWITCH_RUNDIR!, 'datapath.pid'), 'utf8').trim();
+  return readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n').filter((l) => /socket:\[\d+\]/.test(l)).length;
+}
+
 const offloadsOn = (h: Host & { peer: string }): string =>
   sh('ip', 'netns', 'exec', h.ns, 'ethtool', '-k', h.peer);
 
@@ -139,8 +147,11 @@ describe.skipIf(!root)('system ports and offloads end to end', () => {
     expect(pa.link_state).toBe('up');
     expect(pa.counters.rx_gso, 'the veth peer sent GSO frames and they arrived whole').toBeGreaterThan(0);
     expect(ports.find((p) => p.name === b.tap)!.counters.tx_gso).toBeGreaterThan(0);
+    expect(pa.counters.rx_queue_full, 'frames the kernel dropped on the socket are counted').toBeGreaterThanOrEqual(0);
+    expect(ringMappings(vs), 'each system port reads through a receive ring').toBe(2);
     vs.ok('vsctl', 'del-port', br, a.tap);
     vs.ok('vsctl', 'del-port', br, b.tap);
+    await waitFor('the rings to be unmapped', () => ringMappings(vs) === 0);
   });
 
   it('tap to tap: 64 KiB GSO frames pass whole and the bytes arrive intact', async () => {
@@ -260,5 +271,32 @@ describe.skipIf(!root)('system ports and offloads end to end', () => {
     expect(ping.stdout + vs.logs()).toMatch(/3 received/);
     const log = vs.logs();
     expect(log).toMatch(/interface device is (gone|back)/);
+  });
+});
+
+describe.skipIf(!root)('system ports read with recvmmsg (VSWITCH_PACKET_RX=mmsg)', () => {
+  let vs: Instance;
+  let br = '';
+
+  beforeAll(() => {
+    vs = new Instance();
+    vs.env.VSWITCH_PACKET_RX = 'mmsg';
+    vs.ok('vswitch', 'start');
+    br = `b${vs.id}`;
+    vs.ok('vsctl', 'add-br', br);
+  });
+
+  afterAll(() => vs?.destroy());
+
+  it('pings and moves 16 MiB of TCP intact, with no ring mapped', async () => {
+    const a = addVethHost(vs, br, 1, '10.62.0.1');
+    const b = addVethHost(vs, br, 2, '10.62.0.2');
+    const ping = vs.inHost(a, 'ping', '-c', '3', '-i', '0.2', '-W', '2', b.ip);
+    expect(ping.stdout + vs.logs()).toMatch(/3 packets transmitted, 3 received/);
+    const [sent, got] = await tcpTransfer(vs, a, b, 16);
+    expect(got).toBe(sent);
+    expect(ringMappings(vs)).toBe(0);
+    const pa = (await portList(vs)).find((p) => p.name === a.tap)!;
+    expect(pa.counters.rx_gso).toBeGreaterThan(0);
   });
 });

@@ -218,19 +218,7 @@ napi_value packet_recv_burst(napi_env env, napi_callback_info info) {
   if (n < 0) return int_value(env, errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -errno);
   for (int i = 0; i < n; i++) {
     struct msghdr *m = &msgs[i].msg_hdr;
-    uint32_t aux = 0;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
-      if (c->cmsg_level != SOL_PACKET || c->cmsg_type != PACKET_AUXDATA ||
-          c->cmsg_len < CMSG_LEN(sizeof(struct tpacket_auxdata)))
-        continue;
-      struct tpacket_auxdata ad;
-      memcpy(&ad, CMSG_DATA(c), sizeof ad);
-      if (ad.tp_status & TP_STATUS_VLAN_VALID) {
-        uint32_t tpid = (ad.tp_status & TP_STATUS_VLAN_TPID_VALID) && ad.tp_vlan_tpid ? ad.tp_vlan_tpid : ETH_P_8021Q;
-        aux = tpid << 16 | ad.tp_vlan_tci;
-      }
-    }
-    a.aux[i] = aux;
+    a.aux[i] = msg_vlan_aux(m);
     int64_t len = (int64_t)msgs[i].msg_len - a.vnet_len;
     if (!a.vnet_len) memset(a.vnet + (size_t)i * VNET_HDR_LEN, 0, VNET_HDR_LEN);
     a.lens[i] = (m->msg_flags & MSG_TRUNC) || len < 0 ? -1 : (int32_t)len;

@@ -184,6 +184,48 @@ napi_value link_flags(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * Opens the AF_PACKET socket packetOpen, packetRingOpen and packetTxOpen share, not yet bound:
+ * SOCK_RAW, non-blocking, close-on-exec, PACKET_AUXDATA and PACKET_IGNORE_OUTGOING unless
+ * PSO_TX_ONLY, PACKET_VNET_HDR with PSO_VNET, 4 MiB socket buffers (best effort). Returns the
+ * fd, or -1 with errno set and *what naming the failing call.
+ */
+int packet_sock_open(int flags, const char **what) {
+  int one = 1, bufsz = 4 << 20;
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *what = "socket";
+    return -1;
+  }
+  int rx = !(flags & PSO_TX_ONLY);
+  *what = NULL;
+  if (rx && setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) < 0) *what = "PACKET_AUXDATA";
+  else if (rx && setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) < 0) *what = "PACKET_IGNORE_OUTGOING";
+  else if ((flags & PSO_VNET) && setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) < 0) *what = "PACKET_VNET_HDR";
+  if (*what) {
+    int err = errno;
+    close(fd);
+    errno = err;
+    return -1;
+  }
+  if (rx && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz, sizeof bufsz) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof bufsz);
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsz, sizeof bufsz) < 0)
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof bufsz);
+  return fd;
+}
+
+/* Binds a packet socket to ifindex idx for every protocol (ETH_P_ALL), or for none (proto 0:
+   it sends on the device and never receives) with PSO_TX_ONLY; 0 or -1 with errno. */
+int packet_sock_bind(int fd, unsigned idx, int flags) {
+  struct sockaddr_ll sll;
+  memset(&sll, 0, sizeof sll);
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = (flags & PSO_TX_ONLY) ? 0 : htons(ETH_P_ALL);
+  sll.sll_ifindex = (int)idx;
+  return bind(fd, (struct sockaddr *)&sll, sizeof sll);
+}
+
+/*
  * packetOpen(name: string, vnetHdr: boolean): number
  * Opens an AF_PACKET SOCK_RAW socket (non-blocking, close-on-exec) bound to device `name` for
  * every protocol (ETH_P_ALL, set at bind so nothing from other devices is queued first), with
@@ -198,36 +240,71 @@ napi_value link_flags(napi_env env, napi_callback_info info) {
 napi_value packet_open(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   char name[IFNAMSIZ];
-  int vnet, one = 1, bufsz = 4 << 20;
+  int vnet;
+  const char *what;
   if (!get_args(env, info, 2, 2, argv, "packetOpen")) return NULL;
   if (!get_ifname(env, argv[0], name)) return throw_inval(env, "packetOpen", "(bad interface name)");
   if (!get_bool(env, argv[1], 0, &vnet)) return throw_inval(env, "packetOpen", "(vnetHdr must be a boolean)");
   unsigned idx = if_nametoindex(name);
   if (idx == 0) return throw_errno(env, ENODEV, "if_nametoindex", name);
-  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return throw_errno(env, errno, "socket", "AF_PACKET");
-  const char *what = NULL;
-  if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) < 0) what = "PACKET_AUXDATA";
-  else if (setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) < 0) what = "PACKET_IGNORE_OUTGOING";
-  else if (vnet && setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) < 0) what = "PACKET_VNET_HDR";
-  if (what) {
-    int err = errno;
-    close(fd);
-    return throw_errno(env, err, what, name);
-  }
-  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsz, sizeof bufsz) < 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsz, sizeof bufsz);
-  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bufsz, sizeof bufsz) < 0)
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsz, sizeof bufsz);
-  struct sockaddr_ll sll;
-  memset(&sll, 0, sizeof sll);
-  sll.sll_family = AF_PACKET;
-  sll.sll_protocol = htons(ETH_P_ALL);
-  sll.sll_ifindex = (int)idx;
-  if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) {
+  int fd = packet_sock_open(vnet ? PSO_VNET : 0, &what);
+  if (fd < 0) return throw_errno(env, errno, what, strcmp(what, "socket") == 0 ? "AF_PACKET" : name);
+  if (packet_sock_bind(fd, idx, 0) < 0) {
     int err = errno;
     close(fd);
     return throw_errno(env, err, "bind", name);
   }
   return int_value(env, fd);
+}
+
+/*
+ * packetTxOpen(name: string, vnetHdr: boolean, qdiscBypass = false): number
+ * Opens an AF_PACKET SOCK_RAW socket (non-blocking, close-on-exec) that only sends on device
+ * `name`: bound to it with protocol 0, so the kernel never queues a frame to it and nothing
+ * waits on it (a socket that also receives has its poll waiting, and every frame it sent
+ * wakes that wait queue when the receiver frees it). PACKET_VNET_HDR when vnetHdr; a 4 MiB
+ * send buffer (best effort); PACKET_QDISC_BYPASS when qdiscBypass (frames skip the device's
+ * qdisc and packet taps such as tcpdump; best effort). Use it with packetSendBurst. Returns
+ * the fd. Throws ENODEV if there is no such device, EPERM without CAP_NET_RAW, the errno of the
+ * failing call otherwise (syscall 'PACKET_VNET_HDR' when that option is refused).
+ */
+napi_value packet_tx_open(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char name[IFNAMSIZ];
+  int vnet, bypass, one = 1;
+  const char *what;
+  if (!get_args(env, info, 2, 3, argv, "packetTxOpen")) return NULL;
+  if (!get_ifname(env, argv[0], name)) return throw_inval(env, "packetTxOpen", "(bad interface name)");
+  if (!get_bool(env, argv[1], 0, &vnet) || !get_bool(env, argv[2], 0, &bypass))
+    return throw_inval(env, "packetTxOpen", "(vnetHdr and qdiscBypass must be booleans)");
+  unsigned idx = if_nametoindex(name);
+  if (idx == 0) return throw_errno(env, ENODEV, "if_nametoindex", name);
+  int fd = packet_sock_open(PSO_TX_ONLY | (vnet ? PSO_VNET : 0), &what);
+  if (fd < 0) return throw_errno(env, errno, what, strcmp(what, "socket") == 0 ? "AF_PACKET" : name);
+  if (bypass) setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
+  if (packet_sock_bind(fd, idx, PSO_TX_ONLY) < 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, err, "bind", name);
+  }
+  return int_value(env, fd);
+}
+
+/*
+ * packetDrops(fd): number
+ * Frames the kernel dropped on the packet socket fd since the last call (PACKET_STATISTICS
+ * tp_drops, which the read resets): socket buffer or receive ring full. Returns -errno if the
+ * statistics cannot be read (EBADF, ENOTSOCK ...). Control path (called about once a second);
+ * throws EINVAL only for a malformed fd.
+ */
+napi_value packet_drops(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (!get_args(env, info, 1, 1, argv, "packetDrops")) return NULL;
+  if (!get_int(env, argv[0], 0, INT32_MAX, &fd)) return throw_inval(env, "packetDrops", "(bad fd)");
+  struct tpacket_stats st;
+  socklen_t len = sizeof st;
+  memset(&st, 0, sizeof st);
+  if (getsockopt(fd, SOL_PACKET, PACKET_STATISTICS, &st, &len) < 0) return int_value(env, -errno);
+  return int_value(env, st.tp_drops > INT32_MAX ? INT32_MAX : (int32_t)st.tp_drops);
 }

@@ -59,6 +59,7 @@ typedef struct poll_rec {
   int in_callback;    /* JS callback running: teardown is deferred until it returns */
   int stop_pending;   /* pollStop arrived during the callback */
   int report_events;  /* started with an events mask: cb gets (status, events) */
+  uint64_t busy_ns;   /* pollSetBusy: keep the loop polling this long after each wakeup */
   struct poll_rec *next;
   struct instance *inst;
 } poll_rec;
@@ -73,6 +74,11 @@ typedef struct instance {
   int closing;        /* uv_close calls whose callback has not run yet */
   int tearing_down;   /* the environment is going away */
   napi_async_cleanup_hook_handle cleanup;
+  uv_idle_t spin;     /* active while busy polling: the loop polls fds without sleeping */
+  int spin_init;      /* spin has been uv_idle_init'ed (closed at teardown) */
+  uint64_t spin_until; /* uv_hrtime() after which the loop may sleep again */
+  uint64_t arm_start; /* first busy wakeup of the current arming period (not spinning) */
+  int arm_count;      /* busy wakeups since arm_start */
 } instance;
 
 /* Argument helpers and errors (vswitch_io.c). */
@@ -114,5 +120,23 @@ napi_value unix_accept(napi_env env, napi_callback_info info);
 napi_value stream_peer_gone(napi_env env, napi_callback_info info);
 napi_value stream_recv_burst(napi_env env, napi_callback_info info);
 napi_value stream_send_burst(napi_env env, napi_callback_info info);
+
+/* Packet socket setup shared by link.c and ring.c (flags: PSO_*), send-only sockets and
+   packet statistics (link.c). */
+enum { PSO_VNET = 1, PSO_TX_ONLY = 2 };
+int packet_sock_open(int flags, const char **what);
+int packet_sock_bind(int fd, unsigned idx, int flags);
+napi_value packet_tx_open(napi_env env, napi_callback_info info);
+napi_value packet_drops(napi_env env, napi_callback_info info);
+
+/* Receive rings of packet sockets (ring.c). */
+napi_value packet_ring_open(napi_env env, napi_callback_info info);
+napi_value packet_ring_unmap(napi_env env, napi_callback_info info);
+napi_value packet_ring_recv_burst(napi_env env, napi_callback_info info);
+
+/* ring.c: the (tpid << 16 | tci) of a VLAN tag the kernel stripped, from tpacket status bits
+   or a recvmsg's PACKET_AUXDATA control message; 0 when there was none. */
+uint32_t vlan_aux(uint32_t status, uint16_t tci, uint16_t tpid);
+uint32_t msg_vlan_aux(struct msghdr *m);
 
 #endif
