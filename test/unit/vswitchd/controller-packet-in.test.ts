@@ -108,7 +108,7 @@ describe('packet-ins to controller connections', () => {
     expect([a.packetIns(ca)[4].data?.length, a.packetIns(ca)[4].totalLen, a.packetIns(ca)[4].bufferId]).toEqual([64, 100, NO_BUFFER]);
   });
 
-  it('a controller:64 flow sends at most 64 bytes of a frame through the real pipeline', async () => {
+  it('a controller:64 flow sends 64 bytes and a buffer id through the real pipeline; packet-out by id sends it whole', async () => {
     const f = await fake();
     await setControllers(sw, [{ target: `tcp:127.0.0.1:${f.port}` }], 'secure');
     await until('connection', () => f.live().length === 1);
@@ -118,6 +118,13 @@ describe('packet-ins to controller connections', () => {
     await until('packet-in', () => f.packetIns(c).length === 1);
     const pin = f.packetIns(c)[0];
     expect([pin.data?.length, pin.totalLen]).toEqual([64, 100]);
+    expect(pin.bufferId).not.toBe(NO_BUFFER);
+    const p2 = sw.dev('p2');
+    p2.takeSent();
+    const out = { packetOut: { bufferId: pin.bufferId, inPort: 1, actions: actionsToWire(parseActions('output:2', 0, 8)) } };
+    expect(await c.transact([out])).toEqual([]);
+    await until('buffered frame sent whole', () => p2.sent.length === 1);
+    expect(p2.takeSent()[0].length).toBe(100);
   });
 
   it('shows rate-limit drops in coverage/show, the scraped metrics and the Controller status', async () => {
