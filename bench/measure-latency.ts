@@ -1,7 +1,9 @@
 /*
  * Round-trip latency between the hosts, on an otherwise idle switch: ping (ICMP echo, 0.01 s
  * apart: mean, p50, p99) and udprr (UDP request/response, one at a time: mean, p50, p99). Called by
- * bench/run.ts; control path.
+ * bench/run.ts; control path. Every setup gets the same uncounted warm-up first (PING_WARMUP
+ * pings 2 ms apart, RR_WARMUP exchanges), so the figures are a running switch's, not the first
+ * frames through a freshly started one (a JIT still compiling, caches cold).
  */
 import type { Topology } from './topo.js';
 import type { GenTools } from './gen/build.js';
@@ -11,9 +13,11 @@ import { BenchCommandError, nsArgs, runAsync, start, waitForLine } from './sh.js
 
 const RR_PORT = '7777';
 const RR_WARMUP = '100';
+const PING_WARMUP = 500;
 
 export async function measureLatency(topo: Topology, tools: GenTools, pingCount: number, rrCount: number): Promise<Measured> {
   const [h1, h2] = topo.hosts;
+  await runAsync('ip', nsArgs(h1.ns, 'ping', ['-q', '-c', String(PING_WARMUP), '-i', '0.002', '-W', '1', h2.ip]), { timeoutMs: PING_WARMUP * 20 + 10000 });
   const pingArgs = ['-c', String(pingCount), '-i', '0.01', '-W', '1', h2.ip];
   const p = await runAsync('ip', nsArgs(h1.ns, 'ping', pingArgs), { timeoutMs: pingCount * 50 + 10000 });
   const ping = parsePing(p.stdout + p.stderr);
