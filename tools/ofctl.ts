@@ -1,14 +1,14 @@
 /*
  * ofctl: OpenFlow-style management of a bridge, in ovs-ofctl's syntax and output shapes, over
  * the flow protocol (src/lib/flowproto) on VSWITCH_RUNDIR/BRIDGE.mgmt, or on any unix: or tcp:
- * target. The commands live in tools/ofctl/ (flows.ts, switch.ts, monitor.ts); this module
- * parses the command line, connects, applies --timeout and exports main(). Control path.
+ * target. The commands live in tools/ofctl/ (flows.ts, switch.ts, monitor.ts), each loaded only
+ * when its command runs (a dump-flows does not pay for the others at start); this module parses
+ * the command line, connects, applies --timeout and exports main(). Control path.
  */
 import { ToolError, ToolExit, checkArgCount, parseOptions, parseSeconds, runTool, stdio, TIMEOUT_STATUS, versionLine, type OptSpec, type ToolIo } from './common.js';
-import { addFlows, diffFlows, dumpAggregate, dumpFlows, flowModCommand, replaceFlows } from './ofctl/flows.js';
-import { monitor } from './ofctl/monitor.js';
+import { startEarlyDump, type EarlyDump } from './ofctl/early.js';
 import { OfSession, type OfctlContext } from './ofctl/session.js';
-import { dumpDesc, dumpPorts, dumpPortsDesc, dumpTables, modPort, packetOut, probe, show } from './ofctl/switch.js';
+import { resolveTarget } from './ofctl/target.js';
 
 const HELP = `ofctl: OpenFlow switch management utility
 usage: ofctl [OPTIONS] COMMAND [ARG...]
@@ -76,6 +76,9 @@ const COMMANDS: Record<string, [number, number]> = {
   'replace-flows': [2, 2], 'diff-flows': [2, 2], 'packet-out': [2, Infinity], monitor: [1, 4], probe: [1, 1],
 };
 
+/** Commands of tools/ofctl/flows.ts (diff-flows aside: it may need no switch; dump-flows is dump.ts). */
+const FLOW_COMMANDS = new Set(['dump-aggregate', 'add-flow', 'add-flows', 'mod-flows', 'del-flows', 'replace-flows']);
+
 /** The version ovs-ofctl would speak given -O LIST (its highest): 10 ... 15. */
 export function parseProtocols(list: string): number {
   let best = 0;
@@ -96,27 +99,52 @@ function readStdin(): Promise<string> {
   });
 }
 
-async function runCommand(ctx: OfctlContext, cmd: string, args: string[]): Promise<number> {
-  if (cmd === 'diff-flows') return diffFlows(ctx, args[0], args[1]);
+async function runCommand(ctx: OfctlContext, cmd: string, args: string[], early: EarlyDump | null): Promise<number> {
+  if (cmd === 'diff-flows') return (await import('./ofctl/flows.js')).diffFlows(ctx, args[0], args[1]);
+  if (cmd === 'dump-flows' && early !== null) {
+    const d = await import('./ofctl/dump.js');
+    if (await d.earlyConnected(early)) {
+      await d.dumpFlows(ctx, { early, sw: args[0] }, undefined);
+      return 0;
+    }
+    early.sock.destroy();
+  }
+  // The command's module loads while the connection is being made.
+  // The command's module loads while the connection is being made (dump-flows loads the rest
+  // once its request is out: dump.ts).
+  const mod = cmd === 'dump-flows' ? import('./ofctl/dump.js') : cmd === 'monitor' ? import('./ofctl/monitor.js')
+    : FLOW_COMMANDS.has(cmd) ? import('./ofctl/flows.js') : import('./ofctl/switch.js');
+  mod.catch(() => undefined);
   const s = await ctx.open(args[0]);
   try {
+    if (cmd === 'dump-flows') {
+      await (await import('./ofctl/dump.js')).dumpFlows(ctx, s, args[1]);
+      return 0;
+    }
+    if (cmd === 'monitor') return await (await import('./ofctl/monitor.js')).monitor(ctx, s, args.slice(1));
+    if (FLOW_COMMANDS.has(cmd)) {
+      const f = await import('./ofctl/flows.js');
+      switch (cmd) {
+        case 'dump-aggregate': await f.dumpAggregate(ctx, s, args[1]); break;
+        case 'add-flow': await f.flowModCommand(ctx, s, 'add', args[1]); break;
+        case 'add-flows': await f.addFlows(ctx, s, args[1]); break;
+        case 'mod-flows': await f.flowModCommand(ctx, s, ctx.strict ? 'modify_strict' : 'modify', args[1]); break;
+        case 'del-flows': await f.flowModCommand(ctx, s, ctx.strict ? 'delete_strict' : 'delete', args[1]); break;
+        case 'replace-flows': await f.replaceFlows(ctx, s, args[1]); break;
+        default: break;
+      }
+      return 0;
+    }
+    const w = await import('./ofctl/switch.js');
     switch (cmd) {
-      case 'show': await show(ctx, s); break;
-      case 'dump-desc': await dumpDesc(ctx, s); break;
-      case 'dump-tables': await dumpTables(ctx, s); break;
-      case 'mod-port': await modPort(ctx, s, args[1], args[2]); break;
-      case 'dump-ports': await dumpPorts(ctx, s, args[1]); break;
-      case 'dump-ports-desc': await dumpPortsDesc(ctx, s, args[1]); break;
-      case 'dump-flows': await dumpFlows(ctx, s, args[1]); break;
-      case 'dump-aggregate': await dumpAggregate(ctx, s, args[1]); break;
-      case 'add-flow': await flowModCommand(ctx, s, 'add', args[1]); break;
-      case 'add-flows': await addFlows(ctx, s, args[1]); break;
-      case 'mod-flows': await flowModCommand(ctx, s, ctx.strict ? 'modify_strict' : 'modify', args[1]); break;
-      case 'del-flows': await flowModCommand(ctx, s, ctx.strict ? 'delete_strict' : 'delete', args[1]); break;
-      case 'replace-flows': await replaceFlows(ctx, s, args[1]); break;
-      case 'packet-out': await packetOut(ctx, s, args.slice(1)); break;
-      case 'monitor': return await monitor(ctx, s, args.slice(1));
-      case 'probe': await probe(s); break;
+      case 'show': await w.show(ctx, s); break;
+      case 'dump-desc': await w.dumpDesc(ctx, s); break;
+      case 'dump-tables': await w.dumpTables(ctx, s); break;
+      case 'mod-port': await w.modPort(ctx, s, args[1], args[2]); break;
+      case 'dump-ports': await w.dumpPorts(ctx, s, args[1]); break;
+      case 'dump-ports-desc': await w.dumpPortsDesc(ctx, s, args[1]); break;
+      case 'packet-out': await w.packetOut(ctx, s, args.slice(1)); break;
+      case 'probe': await w.probe(s); break;
       default: throw new ToolError(`unknown command '${cmd}'; use --help for help`);
     }
     return 0;
@@ -144,6 +172,7 @@ async function run(argv: string[], io: ToolIo, env: NodeJS.ProcessEnv, stdin: ()
       opened.push(s);
       return s;
     },
+    adopted: (s) => void opened.push(s),
   };
   for (const o of opts) {
     switch (o.name) {
@@ -167,7 +196,18 @@ async function run(argv: string[], io: ToolIo, env: NodeJS.ProcessEnv, stdin: ()
   const spec = COMMANDS[cmd];
   if (!spec) throw new ToolError(`unknown command '${cmd}'; use --help for help`);
   checkArgCount(cmd, args.length, spec[0], spec[1]);
-  const work = runCommand(ctx, cmd, args);
+  // A dump of every flow goes out before the protocol code loads (early.ts).
+  let early: EarlyDump | null = null;
+  if (cmd === 'dump-flows' && args.length === 1 && !ctx.names && !ctx.strict) {
+    let target = '';
+    try {
+      target = resolveTarget(args[0], env);
+    } catch {
+      // not a switch: the normal path reports it
+    }
+    if (target.startsWith('unix:')) early = startEarlyDump(target.slice(5));
+  }
+  const work = runCommand(ctx, cmd, args, early);
   if (timeout <= 0) return work;
   let timer: NodeJS.Timeout | undefined;
   const expired = new Promise<never>((_, reject) => {

@@ -1,5 +1,5 @@
 /*
- * ofctl's flow commands, in ovs-ofctl's syntax and output: dump-flows, dump-aggregate,
+ * ofctl's flow commands, in ovs-ofctl's syntax and output (dump-flows is dump.ts): dump-aggregate,
  * add-flow, add-flows (a file or "-" of any size: parsed whole first, so a syntax error changes
  * nothing, then streamed in pipelined batches), mod-flows, del-flows, replace-flows and
  * diff-flows (a switch or a file on either side, "-"/"+" lines, status 2 when they differ).
@@ -7,25 +7,20 @@
  */
 import { readFileSync, statSync } from 'node:fs';
 import type { FlowRemoteError } from '../../src/lib/flowproto/errors.js';
-import { PROTO_PACKAGE } from '../../src/lib/flowproto/codec.js';
 import type { FlowStats } from '../../src/lib/flowproto/messages.js';
-import { RawMessage, setRawDecode } from '../../src/lib/flowproto/plain-codec.js';
 import { formatActions } from '../../src/vswitchd/ofp/action-syntax.js';
 import type { OfAction } from '../../src/vswitchd/ofp/actions.js';
 import { FlowSyntaxError } from '../../src/vswitchd/ofp/errors.js';
-import { formatFlowStats, newFlowMod, parseFlow, type FlowCommand, type FlowMod } from '../../src/vswitchd/ofp/flow-syntax.js';
+import { newFlowMod, parseFlow, type FlowCommand, type FlowMod } from '../../src/vswitchd/ofp/flow-syntax.js';
 import { OFPTT_ALL } from '../../src/vswitchd/ofp/layout.js';
 import type { Match } from '../../src/vswitchd/ofp/match.js';
 import { formatMatch } from '../../src/vswitchd/ofp/match-syntax.js';
 import type { PortNamer } from '../../src/vswitchd/ofp/values.js';
 import { flowModToWire, flowStatsFromWire, statsRequestToWire } from '../../src/vswitchd/ofp/wire.js';
-import { FlowStatsPrinter } from '../../src/vswitchd/ofp/wire-flow-text.js';
 import { errnoText, ToolError, ToolExit } from '../common.js';
-import { formatAggregate, header } from './print.js';
+import { formatAggregate } from './print.js';
 import type { OfctlContext, OfSession } from './session.js';
-import { formatRemoteError } from './target.js';
-
-const FLOW_STATS_REPLY = `.${PROTO_PACKAGE}.FlowStatsReply`;
+import { formatRemoteError } from './replies.js';
 
 /** Parses one flow, turning a syntax error into ofctl's message with the pointer. */
 export function parseOrFail(text: string, command: FlowCommand | 'dump', names: PortNamer | undefined, where = ''): FlowMod {
@@ -44,33 +39,9 @@ function reportErrors(ctx: OfctlContext, errors: { index: number; error: FlowRem
   throw new ToolExit(1);
 }
 
-function statsRequestOf(fm: FlowMod, strict: boolean) {
+/** The flow stats request of a filter (dump-flows, dump-aggregate). */
+export function statsRequestOf(fm: FlowMod, strict: boolean) {
   return statsRequestToWire({ table: fm.table, match: fm.match, cookie: fm.cookie, cookieMask: fm.cookieMask, outPort: fm.outPort, strict, priority: fm.priority });
-}
-
-export async function dumpFlows(ctx: OfctlContext, s: OfSession, filter: string | undefined): Promise<void> {
-  const namer = await s.namer();
-  const fm = filter === undefined ? newFlowMod('delete') : parseOrFail(filter, 'dump', namer);
-  // As ovs-ofctl: the reply as it came (header, ages) unless names or --no-stats reshape it.
-  const raw = !ctx.names && !ctx.noStats;
-  const opts = { names: ctx.names ? namer : undefined, noStats: ctx.noStats, ages: raw && ctx.style === 10 };
-  const printer = new FlowStatsPrinter(opts);
-  let first = true;
-  // Each reply part is printed from its bytes as it arrives (no FlowStats objects).
-  setRawDecode(FLOW_STATS_REPLY, true);
-  try {
-    await s.multipartStream({ flow: statsRequestOf(fm, ctx.strict) }, (p, xid) => {
-      let out = '';
-      if (first && raw) out = `${header(ctx.style === 10 ? 'NXST_FLOW reply' : 'OFPST_FLOW reply', ctx.style, xid)}\n`;
-      first = false;
-      const body = p.flow as unknown;
-      if (body instanceof RawMessage) out += printer.print(body.bytes);
-      else for (const st of p.flow?.stats ?? []) out += `${formatFlowStats(flowStatsFromWire(st), opts)}\n`;
-      if (out) ctx.io.out(out);
-    });
-  } finally {
-    setRawDecode(FLOW_STATS_REPLY, false);
-  }
 }
 
 export async function dumpAggregate(ctx: OfctlContext, s: OfSession, filter: string | undefined): Promise<void> {

@@ -18,7 +18,7 @@ import { ToolError } from '../common.js';
 import { packetSummary } from './packet.js';
 import { formatFlowRemoved, formatFlowUpdate, formatPortStatus, header, type Style } from './print.js';
 import type { OfctlContext, OfSession } from './session.js';
-import { formatRemoteError } from './target.js';
+import { formatRemoteError } from './replies.js';
 
 const REASONS = ['no_match', 'action', 'invalid_ttl'];
 // FlowMonitorFlags.

@@ -4,16 +4,41 @@
  * flow mods stream without waiting on each, and every error comes back tied to its flow), and
  * the switch's ports, fetched once. Used by every ofctl command. Control path.
  */
+import type { Socket } from 'node:net';
 import type { FlowConnection } from '../../src/lib/flowproto/connection.js';
 import { FlowRemoteError } from '../../src/lib/flowproto/errors.js';
 import type { BodyInput, FlowMessage, MultipartReply, Port } from '../../src/lib/flowproto/messages.js';
 import type { PortNamer } from '../../src/vswitchd/ofp/values.js';
 import { ToolError, type ToolIo } from '../common.js';
-import { connectSwitch, portNamer } from './target.js';
+import { connectSwitch } from './target.js';
 
 /** Flow mods per barrier, and barriers in flight, when sending many. */
 export const BATCH = 2000;
 export const WINDOW = 4;
+
+/**
+ * Hands a part of a streamed reply (or its error) to its stream, ending the stream after the
+ * last part; false when `msg` belongs to none.
+ */
+function routeStreamed(streaming: Map<number, Streaming>, msg: FlowMessage): boolean {
+  const st = streaming.get(msg.xid);
+  if (st === undefined) return false;
+  if (msg.body === 'multipartReply' && msg.multipartReply) {
+    st.onPart(msg.multipartReply, msg.xid);
+    if (!msg.multipartReply.more) {
+      streaming.delete(msg.xid);
+      st.resolve();
+    }
+    return true;
+  }
+  if (msg.body === 'error' && msg.error) {
+    streaming.delete(msg.xid);
+    const e = msg.error;
+    st.reject(new FlowRemoteError(e.type ?? 0, e.code ?? 0, e.detail ?? '', e.data ?? new Uint8Array(0)));
+    return true;
+  }
+  return false;
+}
 
 interface Streaming {
   onPart: (part: MultipartReply, xid: number) => void;
@@ -31,7 +56,9 @@ export class OfSession {
   /** Gets the asynchronous messages (monitor). */
   onAsync: ((msg: FlowMessage) => void) | null = null;
 
-  constructor(readonly sw: string, readonly conn: FlowConnection) {
+  /** `streaming`: streams already under way (adopt()). */
+  constructor(readonly sw: string, readonly conn: FlowConnection, streaming?: Map<number, Streaming>) {
+    if (streaming !== undefined) for (const [xid, st] of streaming) this.streaming.set(xid, st);
     // Messages no pending request claimed: parts of streamed replies, their errors, async ones.
     conn.onMessage((msg) => this.unclaimed(msg));
     conn.once('close', () => {
@@ -41,22 +68,7 @@ export class OfSession {
   }
 
   private unclaimed(msg: FlowMessage): void {
-    const st = this.streaming.get(msg.xid);
-    if (st !== undefined && msg.body === 'multipartReply' && msg.multipartReply) {
-      st.onPart(msg.multipartReply, msg.xid);
-      if (!msg.multipartReply.more) {
-        this.streaming.delete(msg.xid);
-        st.resolve();
-      }
-      return;
-    }
-    if (st !== undefined && msg.body === 'error' && msg.error) {
-      this.streaming.delete(msg.xid);
-      const e = msg.error;
-      st.reject(new FlowRemoteError(e.type ?? 0, e.code ?? 0, e.detail ?? '', e.data ?? new Uint8Array(0)));
-      return;
-    }
-    this.onAsync?.(msg);
+    if (!routeStreamed(this.streaming, msg)) this.onAsync?.(msg);
   }
 
   /**
@@ -73,6 +85,24 @@ export class OfSession {
 
   static async open(sw: string, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<OfSession> {
     return new OfSession(sw, await connectSwitch(sw, env, timeoutMs));
+  }
+
+  /**
+   * A session on an early.ts socket, whose whole-table dump request (xid 1) is already sent:
+   * its parts go to `onPart` from the first message on (some may come with the Hello), and
+   * `done` settles as multipartStream()'s promise does.
+   */
+  static async adopt(sw: string, env: NodeJS.ProcessEnv, timeoutMs: number, sock: Socket, onPart: (part: MultipartReply, xid: number) => void): Promise<{ session: OfSession; done: Promise<number> }> {
+    let st!: Streaming;
+    const done = new Promise<number>((resolve, reject) => {
+      st = { onPart, resolve: () => resolve(1), reject };
+    });
+    done.catch(() => undefined); // the caller awaits it once it has the session
+    const streaming = new Map<number, Streaming>([[1, st]]);
+    const conn = await connectSwitch(sw, env, timeoutMs, { sock, requests: 1, onMessage: (msg) => void routeStreamed(streaming, msg) });
+    const session = new OfSession(sw, conn, streaming);
+    session.nextXid = 2;
+    return { session, done };
   }
 
   async request(body: BodyInput): Promise<FlowMessage> {
@@ -121,7 +151,10 @@ export class OfSession {
 
   /** Port names both ways. */
   async namer(): Promise<PortNamer> {
-    if (this.namerCache === null) this.namerCache = portNamer(await this.ports());
+    if (this.namerCache === null) {
+      const ports = await this.ports();
+      this.namerCache = (await import('./replies.js')).portNamer(ports); // the flow model loads only for commands that use it
+    }
     return this.namerCache;
   }
 
@@ -148,4 +181,6 @@ export interface OfctlContext {
   /** Reads standard input (FILE "-"). */
   readStdin(): Promise<string>;
   open(sw: string): Promise<OfSession>;
+  /** Told of a session made without open() (dump-flows on an early.ts socket), so --timeout closes it too. */
+  adopted?(s: OfSession): void;
 }

@@ -15,7 +15,7 @@ import { ToolError, ToolExit } from '../common.js';
 import { parseHexPacket } from './packet.js';
 import { formatDesc, formatFeatures, formatGetConfig, formatPortDescs, formatPortStats, formatTables } from './print.js';
 import type { OfctlContext, OfSession } from './session.js';
-import { formatRemoteError } from './target.js';
+import { formatRemoteError } from './replies.js';
 
 export async function show(ctx: OfctlContext, s: OfSession): Promise<void> {
   const f = await s.request({ featuresRequest: {} });

@@ -52,6 +52,12 @@ export interface FlowConnectionOptions {
    * rather than calling onMessage() afterwards.
    */
   onMessage?: MessageHandler;
+  /**
+   * Our Hello and the requests with xids 1..sentRequests are already written on the socket
+   * (ofctl writes a whole-table dump before loading this code: tools/ofctl/early.ts); the
+   * connection sends no Hello and numbers its requests from sentRequests + 1.
+   */
+  sentRequests?: number;
 }
 
 interface Pending {
@@ -124,11 +130,15 @@ export class FlowConnection extends EventEmitter {
       this.teardown(err);
     });
     sock.on('close', () => this.teardown(null));
-    this.sendRaw(Math.max(...this.versions), 0, { hello: { versions: [...this.versions], agent: opts.agent ?? '' } });
+    if (opts.sentRequests === undefined) this.sendRaw(Math.max(...this.versions), 0, { hello: { versions: [...this.versions], agent: opts.agent ?? '' } });
+    else this.nextXid = opts.sentRequests + 1;
   }
 
-  /** Connects to "unix:PATH", "tcp:HOST:PORT" or a path, and waits for the hellos. */
-  static connect(target: string, opts: FlowConnectionOptions & { timeoutMs?: number } = {}): Promise<FlowConnection> {
+  /**
+   * Connects to "unix:PATH", "tcp:HOST:PORT" or a path, and waits for the hellos. With
+   * `socket`, uses that socket (connecting or connected to `target`) instead of opening one.
+   */
+  static connect(target: string, opts: FlowConnectionOptions & { timeoutMs?: number; socket?: net.Socket } = {}): Promise<FlowConnection> {
     const timeoutMs = opts.timeoutMs ?? 5000;
     let addr: net.NetConnectOpts;
     if (target.startsWith('tcp:')) {
@@ -139,7 +149,7 @@ export class FlowConnection extends EventEmitter {
       addr = { path: target.startsWith('unix:') ? target.slice(5) : target };
     }
     return new Promise((resolve, reject) => {
-      const sock = net.createConnection(addr);
+      const sock = opts.socket ?? net.createConnection(addr);
       const timer = timeoutMs > 0 ? setTimeout(() => {
         sock.destroy();
         reject(new ConnectError(target, new FlowProtoError('TIMEOUT', `no answer within ${timeoutMs} ms`)));
@@ -148,7 +158,7 @@ export class FlowConnection extends EventEmitter {
         if (timer) clearTimeout(timer);
         reject(new ConnectError(target, err));
       });
-      sock.once('connect', () => {
+      const connected = (): void => {
         const conn = new FlowConnection(sock, { name: target, ...opts });
         conn.ready.then(() => {
           if (timer) clearTimeout(timer);
@@ -158,7 +168,12 @@ export class FlowConnection extends EventEmitter {
           conn.close();
           reject(err);
         });
-      });
+      };
+      if (sock.connecting || opts.socket === undefined) sock.once('connect', connected);
+      else if (sock.destroyed) {
+        if (timer) clearTimeout(timer);
+        reject(new ConnectError(target, new FlowProtoError('CLOSED', 'the connection was closed before the hellos')));
+      } else connected();
     });
   }
 

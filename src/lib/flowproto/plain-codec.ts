@@ -75,13 +75,26 @@ const READ: Record<number, string> = {
   [K_UINT64]: 'h.rv64(r,false)', [K_INT64]: 'h.rv64(r,true)',
 };
 
+/**
+ * The functions of `t`, each generated on its first call: a process that uses a few types
+ * (ofctl dump-flows) does not pay for compiling the whole schema at its first message.
+ */
 function typeInfo(t: protobuf.Type): TypeInfo {
   let info = infos.get(t);
   if (info !== undefined) return info;
-  const shell = {} as TypeInfo;
-  shell.fullName = t.fullName;
-  shell.raw = rawTypes.has(t.fullName);
+  const shell: TypeInfo = {
+    raw: rawTypes.has(t.fullName),
+    fullName: t.fullName,
+    size: (o) => compile(t, shell).size(o),
+    put: (o) => compile(t, shell).put(o),
+    decode: (r, end) => compile(t, shell).decode(r, end),
+  };
   infos.set(t, shell);
+  return shell;
+}
+
+/** Generates `t`'s functions into its shell (nested types get their shells, not yet compiled). */
+function compile(t: protobuf.Type, shell: TypeInfo): TypeInfo {
   t.resolveAll();
   const fields: FieldInfo[] = [];
   const subs: TypeInfo[] = [];

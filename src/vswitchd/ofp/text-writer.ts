@@ -69,11 +69,18 @@ export class TextWriter {
         buf[this.pos++] = 48 + n;
         return;
       }
-      let digits = 1;
-      for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+      // Digits counted by comparisons, then written last first (no division to count them).
+      const digits = n < 100 ? 2 : n < 1000 ? 3 : n < 10000 ? 4 : n < 100000 ? 5 : n < 1000000 ? 6 : n < 10000000 ? 7
+        : n < 100000000 ? 8 : n < 1000000000 ? 9 : 10;
       let p = this.pos + digits;
       this.pos = p;
-      for (let x = n; p > this.pos - digits; x = Math.floor(x / 10)) buf[--p] = 48 + (x % 10);
+      let x = n;
+      while (x >= 10) {
+        const q = Math.floor(x / 10);
+        buf[--p] = 48 + (x - q * 10);
+        x = q;
+      }
+      buf[--p] = 48 + x;
       return;
     }
     this.ascii(String(n));
@@ -86,6 +93,18 @@ export class TextWriter {
     buf[this.pos++] = 48 + Math.floor(n / 100);
     buf[this.pos++] = 48 + (Math.floor(n / 10) % 10);
     buf[this.pos++] = 48 + (n % 10);
+  }
+
+  /**
+   * Everything written, as bytes of their own (a copy: the writer starts over and reuses its
+   * buffer), or null when it is not all ASCII (take() then has the string).
+   */
+  takeAscii(): Buffer | null {
+    if (this.wide) return null;
+    const b = Buffer.allocUnsafeSlow(this.pos);
+    this.buf.copy(b, 0, 0, this.pos);
+    this.pos = 0;
+    return b;
   }
 
   /** Everything written, as a string; the writer starts over. */

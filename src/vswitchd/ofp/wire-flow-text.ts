@@ -57,6 +57,20 @@ export class FlowStatsPrinter {
 
   /** The dump-flows lines (each ending in "\n") of a FlowStatsReply body. Throws as the object path would. */
   print(body: Uint8Array): string {
+    this.write(body);
+    return this.text.take();
+  }
+
+  /**
+   * print()'s text as bytes (for a stream: no string made and encoded again), or as a string
+   * when it is not all ASCII (a port name with --names may not be).
+   */
+  printBytes(body: Uint8Array): Buffer | string {
+    this.write(body);
+    return this.text.takeAscii() ?? this.text.take();
+  }
+
+  private write(body: Uint8Array): void {
     this.buf = body;
     this.p = 0;
     const t = this.text;
@@ -73,7 +87,6 @@ export class FlowStatsPrinter {
       t.char(10);
       this.p = end;
     }
-    return t.take();
   }
 
   private flow(start: number, end: number): void {
@@ -146,33 +159,36 @@ export class FlowStatsPrinter {
     const o = this.opts;
     const t = this.text;
     const stats = !o.noStats;
-    t.char(32);
-    if (stats || f.cookie !== 0n) {
-      t.ascii('cookie=0x');
-      if (f.cookie === 0n) t.char(48);
-      else t.ascii(f.cookie.toString(16));
-      t.ascii(', ');
+    // Constant runs are written as one piece (" cookie=0x0, duration=": most flows have cookie 0).
+    if (stats && f.cookie === 0n) {
+      t.ascii(' cookie=0x0, duration=');
+    } else {
+      t.char(32);
+      if (stats || f.cookie !== 0n) {
+        t.ascii('cookie=0x');
+        if (f.cookie === 0n) t.char(48);
+        else t.ascii(f.cookie.toString(16));
+        t.ascii(', ');
+      }
+      if (stats) t.ascii('duration=');
     }
     if (stats) {
-      t.ascii('duration=');
       const ms = Math.max(0, Math.floor(f.durationMs));
       t.uint(Math.floor(ms / 1000));
       if (ms % 1000 !== 0) {
         t.char(46);
         t.pad3(ms % 1000);
       }
-      t.ascii('s, ');
-    }
-    if (stats || f.table !== 0) {
-      t.ascii('table=');
+      t.ascii('s, table=');
       t.uint(f.table);
-      t.ascii(', ');
-    }
-    if (stats) {
-      t.ascii('n_packets=');
+      t.ascii(', n_packets=');
       t.uint(f.packets);
       t.ascii(', n_bytes=');
       t.uint(f.bytes);
+      t.ascii(', ');
+    } else if (f.table !== 0) {
+      t.ascii('table=');
+      t.uint(f.table);
       t.ascii(', ');
     }
     if (f.idleTimeout) {
