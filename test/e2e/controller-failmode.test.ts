@@ -4,9 +4,9 @@
 // can talk without any controller, and a restarted controller admits the switch again (it
 // leaves fail-open and the controller's apps decide again).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metric, startCtl, waitSwitches, type Ctl } from './controller-helpers.js';
+import { bridgeWithHosts, metric, pingOk, startCtl, waitSwitches, type Ctl } from './controller-helpers.js';
 import { requireRoot } from './helpers.js';
-import { Instance, sleep, type Host } from './instance.js';
+import { sleep, type Host, type Instance } from './instance.js';
 
 const root = requireRoot('controller fail-mode end-to-end tests');
 
@@ -16,18 +16,11 @@ describe.skipIf(!root)('standalone fail mode with a real controller', () => {
   let br = '';
   const ctls: Ctl[] = [];
 
-  const ping = (from: Host, to: Host, n = 3): boolean =>
-    vs.inHost(from, 'ping', '-c', String(n), '-i', '0.2', '-W', '2', to.ip).stdout.includes(`${n} packets transmitted, ${n} received`);
+  const ping = (from: Host, to: Host, n = 3): boolean => pingOk(vs, from, to, n);
   const flows = (): string[] => vs.ok('ofctl', 'dump-flows', br).split('\n').filter((l) => l.includes('actions='));
 
   beforeAll(() => {
-    vs = new Instance();
-    vs.ok('vswitch', 'start');
-    br = `f${vs.id}`;
-    vs.ok('vsctl', 'add-br', br);
-    h1 = vs.addHost(br, 1, '10.21.0.1');
-    h2 = vs.addHost(br, 2, '10.21.0.2');
-    h3 = vs.addHost(br, 3, '10.21.0.3');
+    ({ vs, br, hosts: [h1, h2, h3] } = bridgeWithHosts('f', '10.21.0'));
   });
 
   afterAll(async () => {

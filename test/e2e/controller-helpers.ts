@@ -4,7 +4,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { sleep } from './instance.js';
+import { Instance, sleep, type Host } from './instance.js';
 
 const BIN = resolve(import.meta.dirname, '../../bin/vscontroller.js');
 
@@ -14,6 +14,22 @@ export interface Ctl {
   rest: string;
   log: () => string;
   stop(): Promise<void>;
+}
+
+/** A started instance with bridge `<letter><instance id>` and three hosts at NET.1, .2, .3. */
+export function bridgeWithHosts(letter: string, net: string, failMode?: 'secure'): { vs: Instance; br: string; hosts: [Host, Host, Host] } {
+  const vs = new Instance();
+  vs.ok('vswitch', 'start');
+  const br = `${letter}${vs.id}`;
+  vs.ok('vsctl', 'add-br', br);
+  if (failMode !== undefined) vs.ok('vsctl', 'set-fail-mode', br, failMode);
+  const hosts: [Host, Host, Host] = [vs.addHost(br, 1, `${net}.1`), vs.addHost(br, 2, `${net}.2`), vs.addHost(br, 3, `${net}.3`)];
+  return { vs, br, hosts };
+}
+
+/** Whether all `n` pings from one host to another come back. */
+export function pingOk(vs: Instance, from: Host, to: Host, n = 3): boolean {
+  return vs.inHost(from, 'ping', '-c', String(n), '-i', '0.2', '-W', '2', to.ip).stdout.includes(`${n} packets transmitted, ${n} received`);
 }
 
 /** Starts vscontroller on 127.0.0.1 (TCP port `port`, 0: any) with the REST API on any port. */

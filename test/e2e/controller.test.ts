@@ -5,9 +5,9 @@
 // standalone versus secure without a controller; two controllers with roles; the REST API
 // changing what the switch does.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { json, metric, startCtl, waitSwitches, type Ctl } from './controller-helpers.js';
+import { bridgeWithHosts, json, metric, pingOk, startCtl, waitSwitches, type Ctl } from './controller-helpers.js';
 import { requireRoot } from './helpers.js';
-import { Instance, sleep, type Host } from './instance.js';
+import { sleep, type Host, type Instance } from './instance.js';
 
 const root = requireRoot('controller end-to-end tests');
 describe.skipIf(!root)('vscontroller with a real switch', () => {
@@ -16,18 +16,10 @@ describe.skipIf(!root)('vscontroller with a real switch', () => {
   let br = '';
   const ctls: Ctl[] = [];
 
-  const ping = (from: Host, to: Host, n = 3): boolean =>
-    vs.inHost(from, 'ping', '-c', String(n), '-i', '0.2', '-W', '2', to.ip).stdout.includes(`${n} packets transmitted, ${n} received`);
+  const ping = (from: Host, to: Host, n = 3): boolean => pingOk(vs, from, to, n);
 
   beforeAll(() => {
-    vs = new Instance();
-    vs.ok('vswitch', 'start');
-    br = `c${vs.id}`;
-    vs.ok('vsctl', 'add-br', br);
-    vs.ok('vsctl', 'set-fail-mode', br, 'secure');
-    h1 = vs.addHost(br, 1, '10.19.0.1');
-    h2 = vs.addHost(br, 2, '10.19.0.2');
-    h3 = vs.addHost(br, 3, '10.19.0.3');
+    ({ vs, br, hosts: [h1, h2, h3] } = bridgeWithHosts('c', '10.19.0', 'secure'));
   });
 
   afterAll(async () => {

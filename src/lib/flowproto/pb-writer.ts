@@ -6,14 +6,13 @@
  * Control path, hot for 100k-flow dumps: no allocation per field once the buffer has grown.
  */
 
+import { GrowBuffer } from '../grow-buffer.js';
+
 const TWO32 = 4294967296;
 
-export class ProtoWriter {
-  buf: Buffer;
-  pos = 0;
-
+export class ProtoWriter extends GrowBuffer {
   constructor(initial = 1 << 16) {
-    this.buf = Buffer.allocUnsafe(initial);
+    super(initial);
   }
 
   /** Starts over (the buffer is kept). */
@@ -24,16 +23,6 @@ export class ProtoWriter {
   /** The bytes written so far: a view of the reused buffer, valid until the next write or reset. */
   view(): Uint8Array {
     return this.buf.subarray(0, this.pos);
-  }
-
-  /** Room for `n` more bytes. */
-  ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const b = Buffer.allocUnsafe(size);
-    this.buf.copy(b, 0, 0, this.pos);
-    this.buf = b;
   }
 
   /** An unsigned 32-bit varint (also a field key: id << 3 | wire type). */

@@ -4,23 +4,11 @@
  * wire-flow-text.ts) without a JS string per piece; the result becomes one string per chunk.
  * Control path, hot for big dumps: no allocation per write once the buffer has grown.
  */
+import { GrowBuffer } from '../../lib/grow-buffer.js';
 
-export class TextWriter {
-  buf: Buffer;
-  pos = 0;
-
+export class TextWriter extends GrowBuffer {
   constructor(initial = 1 << 20) {
-    this.buf = Buffer.allocUnsafe(initial);
-  }
-
-  /** Room for `n` more bytes. */
-  ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const b = Buffer.allocUnsafe(size);
-    this.buf.copy(b, 0, 0, this.pos);
-    this.buf = b;
+    super(initial);
   }
 
   /** Whether anything but ASCII was written since the last take(). */
