@@ -20,6 +20,9 @@ const USAGE = `usage: vswitch-datapath [--pidfile FILE] [--log-file FILE] [--soc
   --log-file FILE    log here (default: stdout)
   --socket PATH      datapath socket (default: $VSWITCH_RUNDIR/datapath.sock)
   --flow-limit N     most flows the table holds (default 200000)
+environment:
+  VSWITCH_BUSY_POLL_US   busy-poll window after a wakeup under load, µs (default 50, 0: off)
+  VSWITCH_PACKET_RX      mmsg: read system ports with recvmmsg instead of a receive ring
 `;
 
 function version(): string {
