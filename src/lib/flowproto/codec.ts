@@ -4,16 +4,18 @@
  * test runner and from dist/ after tsc), loaded from its generated JSON descriptor
  * proto/vswitch-flow.json when present (scripts/gen-proto-descriptor.mjs; a few ms instead of
  * 15-25 ms of parsing per process), else parsed; the byte-level work is plain-codec.ts (plain
- * objects, no protobufjs message instances).
+ * objects, no protobufjs message instances). protobufjs and the schema load on first use: the
+ * messages of a dump (fast-decode.ts) decode without them.
  * Used by connection.ts and by anyone who needs raw bytes (tests, tools). Control path.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
+import { decodeCommon } from './fast-decode.js';
 import { FlowProtoError } from './errors.js';
 import type { BodyInput, FlowMessage } from './messages.js';
-import { decodePlain, encodePlain } from './plain-codec.js';
+import { decodePlain, encodePlain, protobufLib } from './plain-codec.js';
 
 /** The protocol version this code speaks (Hello.versions). */
 export const FLOW_PROTO_VERSION = 1;
@@ -45,7 +47,8 @@ export function descriptorPath(): string {
 export function schema(): protobuf.Root {
   if (root === null) {
     const json = descriptorPath();
-    root = existsSync(json) ? protobuf.Root.fromJSON(JSON.parse(readFileSync(json, 'utf8')) as protobuf.INamespace) : protobuf.loadSync(protoPath());
+    const pb = protobufLib();
+    root = existsSync(json) ? pb.Root.fromJSON(JSON.parse(readFileSync(json, 'utf8')) as protobuf.INamespace) : pb.loadSync(protoPath());
   }
   return root;
 }
@@ -68,9 +71,11 @@ export function encodeMessage(version: number, xid: number, body: BodyInput): Ui
  * at their default are absent (see messages.ts); bytes fields are views into `buf`.
  */
 export function decodeMessage(buf: Uint8Array): FlowMessage {
-  const t = msgType();
   // protobufjs reads a plain Uint8Array about twice as fast as a Buffer (no Buffer.slice per bytes field).
   const u8 = Buffer.isBuffer(buf) ? new Uint8Array(buf.buffer, buf.byteOffset, buf.length) : buf;
+  const common = decodeCommon(u8);
+  if (common !== null) return common;
+  const t = msgType();
   try {
     const m = decodePlain(t, u8) as unknown as FlowMessage;
     m.version ??= 0;

@@ -8,7 +8,15 @@
  * a RawMessage, its bytes already encoded (vswitchd's flow stats) or kept undecoded (ofctl's
  * dump-flows, see setRawDecode), so bulk replies skip the object form altogether.
  */
-import protobuf from 'protobufjs';
+import { createRequire } from 'node:module';
+import type protobuf from 'protobufjs';
+
+/** protobufjs, loaded on first use (a dump that fast-decode.ts reads whole never loads it). */
+let pbLib: typeof protobuf | null = null;
+export function protobufLib(): typeof protobuf {
+  pbLib ??= createRequire(import.meta.url)('protobufjs') as typeof protobuf;
+  return pbLib;
+}
 
 /**
  * A nested message as its encoded bytes (without the length prefix). Encoding writes the bytes
@@ -56,8 +64,9 @@ interface TypeInfo {
 const infos = new Map<protobuf.Type, TypeInfo>();
 
 function kindOf(f: protobuf.Field): number {
-  if (f.resolvedType instanceof protobuf.Type) return K_MSG;
-  if (f.resolvedType instanceof protobuf.Enum) return K_INT32;
+  const pb = protobufLib();
+  if (f.resolvedType instanceof pb.Type) return K_MSG;
+  if (f.resolvedType instanceof pb.Enum) return K_INT32;
   switch (f.type) {
     case 'uint32': return K_UINT32;
     case 'int32': return K_INT32;
@@ -227,9 +236,14 @@ export function setRawDecode(fullName: string, on: boolean): void {
   for (const info of infos.values()) if (info.fullName === fullName) info.raw = on;
 }
 
+/** Whether nested messages of type `fullName` decode to RawMessage now (setRawDecode). */
+export function isRawDecoded(fullName: string): boolean {
+  return rawTypes.has(fullName);
+}
+
 /** Decodes `buf` as a `t` into a plain object (uint64 as bigint, bytes as views into buf). */
 export function decodePlain(t: protobuf.Type, buf: Uint8Array): Record<string, unknown> {
-  const r = protobuf.Reader.create(buf);
+  const r = protobufLib().Reader.create(buf);
   return typeInfo(t).decode(r, r.len);
 }
 
