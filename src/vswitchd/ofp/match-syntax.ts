@@ -169,6 +169,8 @@ function masked16(v: number, m: number): string {
   return m === 0xffff ? String(v) : `0x${v.toString(16)}/0x${m.toString(16)}`;
 }
 function macM(val: Uint32Array, msk: Uint32Array, pos: number): string | null {
+  // MAC fields start on a 16-bit boundary: three u16 reads tell a wildcarded one cheaply.
+  if ((u16(msk, pos) | u16(msk, pos + 16) | u16(msk, pos + 32)) === 0) return null;
   const m = getWide(msk, pos, 48);
   if (m === 0) return null;
   const v = getWide(val, pos, 48);

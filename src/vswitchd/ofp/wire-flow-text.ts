@@ -24,6 +24,8 @@ import { flowStatsFromWire, instructionsFromWire } from './wire.js';
 const TWO32 = 4294967296;
 const LITTLE_ENDIAN = endianness() === 'LE';
 const TWO32N = 4294967296n;
+/** The match's words, as a list of indices to clear before the next flow's match is read. */
+const MAX_DIRTY = 4 * OF_WORDS;
 
 let flowStatsType: protobuf.Type | null = null;
 let instructionType: protobuf.Type | null = null;
@@ -43,10 +45,18 @@ export class FlowStatsPrinter {
   private readonly text = new TextWriter();
   /** Flows printed through the object path (slow()), for tests and diagnostics. */
   slowFlows = 0;
-  /** Ports of the current flow's actions when they are outputs only (applyOutputs). */
+  /** Ports of the current flow's actions when they are outputs only (applyOutputs): the first portsN. */
   private readonly ports: number[] = [];
-  /** Instruction bodies of the current flow: [start, end) pairs into buf. */
+  private portsN = 0;
+  /** Instruction bodies of the current flow: [start, end) pairs into buf, the first insN. */
   private readonly ins: number[] = [];
+  private insN = 0;
+  /** The current flow's cookie in two halves (a bigint is made only when it is printed and not 0). */
+  private cookieLo = 0;
+  private cookieHi = 0;
+  /** Words of the match written since they were last cleared (readMatch clears only those). */
+  private readonly dirty = new Int32Array(MAX_DIRTY);
+  private dirtyN = 0;
 
   constructor(private readonly opts: FormatFlowOptions) {
     this.view = {
@@ -91,13 +101,15 @@ export class FlowStatsPrinter {
 
   private flow(start: number, end: number): void {
     const v = this.view;
-    v.table = 0; v.priority = 0; v.cookie = 0n; v.packets = 0; v.bytes = 0; v.idleTimeout = 0; v.hardTimeout = 0;
+    v.table = 0; v.priority = 0; v.packets = 0; v.bytes = 0; v.idleTimeout = 0; v.hardTimeout = 0;
     v.flags = 0; v.importance = 0; v.idleAge = 0; v.hardAge = 0;
     let sec = 0;
     let nsec = 0;
     let mStart = -1;
     let mEnd = -1;
-    this.ins.length = 0;
+    this.insN = 0;
+    this.cookieLo = 0;
+    this.cookieHi = 0;
     while (this.p < end) {
       const key = this.varint();
       const wt = key & 7;
@@ -105,8 +117,10 @@ export class FlowStatsPrinter {
       if (wt === 0 && id <= 15 && id !== 12 && id !== 13) {
         if (id >= 9 && id <= 11) {
           const lo = this.varint64();
-          if (id === 9) v.cookie = this.hi === 0 ? BigInt(lo) : BigInt(this.hi) * TWO32N + BigInt(lo);
-          else if (id === 10) v.packets = this.hi * TWO32 + lo;
+          if (id === 9) {
+            this.cookieLo = lo;
+            this.cookieHi = this.hi;
+          } else if (id === 10) v.packets = this.hi * TWO32 + lo;
           else v.bytes = this.hi * TWO32 + lo;
           continue;
         }
@@ -132,7 +146,8 @@ export class FlowStatsPrinter {
           mStart = this.p; // the last one counts, as protobuf merges
           mEnd = e;
         } else {
-          this.ins.push(this.p, e);
+          this.ins[this.insN++] = this.p;
+          this.ins[this.insN++] = e;
         }
         this.p = e;
       } else {
@@ -141,6 +156,7 @@ export class FlowStatsPrinter {
     }
     if (this.p !== end) throw new RangeError('index out of range');
     v.durationMs = sec * 1000 + Math.floor(nsec / 1e6);
+    v.cookie = this.cookieLo === 0 && this.cookieHi === 0 ? 0n : this.cookieHi === 0 ? BigInt(this.cookieLo) : BigInt(this.cookieHi) * TWO32N + BigInt(this.cookieLo);
     const o = this.opts;
     const actions = this.outputsOnly(o);
     if (actions === null || !this.readMatch(mStart, mEnd)) {
@@ -152,45 +168,97 @@ export class FlowStatsPrinter {
 
   /**
    * formatFlowStatsText (flow-syntax.ts) with formatMatch, written into the text buffer piece
-   * by piece; `actionsText` '' means the outputs in this.ports.
+   * by piece; `actionsText` '' means the outputs in this.ports. The common line (cookie 0, no
+   * timeouts, flags or ages) stays in this function, small enough for its writes to inline;
+   * the rest is in head().
    */
   private line(actionsText: string): void {
     const f = this.view;
     const o = this.opts;
     const t = this.text;
-    const stats = !o.noStats;
-    // Constant runs are written as one piece (" cookie=0x0, duration=": most flows have cookie 0).
-    if (stats && f.cookie === 0n) {
+    if (!o.noStats && this.cookieLo === 0 && this.cookieHi === 0) {
+      // Constant runs are written as one piece (most flows have cookie 0).
       t.ascii(' cookie=0x0, duration=');
+      this.stats();
+      if (f.idleTimeout !== 0 || f.hardTimeout !== 0 || f.flags !== 0 || f.importance !== 0 || o.ages === true) this.rest();
     } else {
-      t.char(32);
-      if (stats || f.cookie !== 0n) {
-        t.ascii('cookie=0x');
-        if (f.cookie === 0n) t.char(48);
-        else t.ascii(f.cookie.toString(16));
-        t.ascii(', ');
+      this.head();
+    }
+    const before = t.pos;
+    formatMatchInto(t, this.match, f.priority, o.names);
+    if (t.pos !== before) t.char(32); // a match never ends in a space
+    t.ascii('actions=');
+    if (actionsText !== '') {
+      t.str(actionsText);
+      return;
+    }
+    // Outputs only: as formatAction prints them ("output:2", "NORMAL", a name with --names).
+    const ports = this.ports;
+    const n = this.portsN;
+    if (n === 0) t.ascii('drop');
+    for (let i = 0; i < n; i++) {
+      const port = ports[i];
+      if (i > 0) t.char(44);
+      if (port < 0xff00 && o.names === undefined) {
+        t.ascii('output:');
+        t.uint(port);
+      } else {
+        if (port < 0xff00) t.ascii('output:');
+        t.str(formatPort(port, o.names));
       }
-      if (stats) t.ascii('duration=');
+    }
+  }
+
+  /** The statistics after "duration=": "1.5s, table=0, n_packets=0, n_bytes=0, ". */
+  private stats(): void {
+    const f = this.view;
+    const t = this.text;
+    const ms = Math.max(0, Math.floor(f.durationMs));
+    t.uint(Math.floor(ms / 1000));
+    if (ms % 1000 !== 0) {
+      t.char(46);
+      t.pad3(ms % 1000);
+    }
+    t.ascii('s, table=');
+    t.uint(f.table);
+    t.ascii(', n_packets=');
+    t.uint(f.packets);
+    t.ascii(', n_bytes=');
+    t.uint(f.bytes);
+    t.char(44);
+    t.char(32);
+  }
+
+  /** line()'s text before the match when the cookie is not 0 or without statistics. */
+  private head(): void {
+    const f = this.view;
+    const t = this.text;
+    const stats = !this.opts.noStats;
+    const noCookie = this.cookieLo === 0 && this.cookieHi === 0;
+    t.char(32);
+    if (stats || !noCookie) {
+      t.ascii('cookie=0x');
+      if (noCookie) t.char(48);
+      else t.ascii(f.cookie.toString(16));
+      t.ascii(', ');
     }
     if (stats) {
-      const ms = Math.max(0, Math.floor(f.durationMs));
-      t.uint(Math.floor(ms / 1000));
-      if (ms % 1000 !== 0) {
-        t.char(46);
-        t.pad3(ms % 1000);
-      }
-      t.ascii('s, table=');
-      t.uint(f.table);
-      t.ascii(', n_packets=');
-      t.uint(f.packets);
-      t.ascii(', n_bytes=');
-      t.uint(f.bytes);
-      t.ascii(', ');
+      t.ascii('duration=');
+      this.stats();
     } else if (f.table !== 0) {
       t.ascii('table=');
       t.uint(f.table);
       t.ascii(', ');
     }
+    this.rest();
+  }
+
+  /** line()'s timeouts, flags, importance and ages (each only when set). */
+  private rest(): void {
+    const f = this.view;
+    const o = this.opts;
+    const t = this.text;
+    const stats = !o.noStats;
     if (f.idleTimeout) {
       t.ascii('idle_timeout=');
       t.uint(f.idleTimeout);
@@ -226,24 +294,6 @@ export class FlowStatsPrinter {
         t.ascii(', ');
       }
     }
-    const before = t.pos;
-    formatMatchInto(t, this.match, f.priority, o.names);
-    if (t.pos !== before) t.char(32); // a match never ends in a space
-    t.ascii('actions=');
-    if (actionsText !== '') {
-      t.str(actionsText);
-      return;
-    }
-    // Outputs only: as formatAction prints them ("output:2", "NORMAL", a name with --names).
-    const ports = this.ports;
-    if (ports.length === 0) t.ascii('drop');
-    for (let i = 0; i < ports.length; i++) {
-      const port = ports[i];
-      if (i > 0) t.char(44);
-      if (port < 0xff00) t.ascii('output:');
-      if (port < 0xff00 && o.names === undefined) t.uint(port);
-      else t.str(formatPort(port, o.names));
-    }
   }
 
   /** The whole flow through the object path (rare forms, and the errors they raise). */
@@ -261,13 +311,14 @@ export class FlowStatsPrinter {
    */
   private outputsOnly(o: FormatFlowOptions): string | null {
     const ins = this.ins;
-    if (ins.length === 0) return 'drop';
-    if (ins.length === 2) {
+    const n = this.insN;
+    if (n === 0) return 'drop';
+    if (n === 2) {
       if (this.applyOutputs(ins[0], ins[1])) return ''; // line() writes this.ports
     }
     instructionType ??= schema().lookupType(`${PROTO_PACKAGE}.Instruction`);
     const list: Instruction[] = [];
-    for (let i = 0; i < ins.length; i += 2) list.push(decodePlain(instructionType, this.buf.subarray(ins[i], ins[i + 1])) as unknown as Instruction);
+    for (let i = 0; i < n; i += 2) list.push(decodePlain(instructionType, this.buf.subarray(ins[i], ins[i + 1])) as unknown as Instruction);
     let actions;
     try {
       actions = instructionsFromWire(list);
@@ -289,7 +340,7 @@ export class FlowStatsPrinter {
     const aEnd = this.varint() + this.p;
     if (aEnd !== end) return false;
     const ports = this.ports;
-    ports.length = 0;
+    this.portsN = 0;
     while (this.p < aEnd) {
       if (b[this.p++] !== 0x0a) return false;
       const actEnd = this.varint() + this.p;
@@ -306,7 +357,7 @@ export class FlowStatsPrinter {
       // portFromWire's valid range (else the object path raises its error).
       const port = wire >= 0xffffff00 ? wire - 0xffff0000 : wire < OFPP_MAX ? wire : -1;
       if (port < 0) return false;
-      ports.push(port);
+      ports[this.portsN++] = port;
     }
     return true;
   }
@@ -318,8 +369,14 @@ export class FlowStatsPrinter {
   private readMatch(start: number, end: number): boolean {
     const val = this.match.value;
     const msk = this.match.mask;
-    val.fill(0);
-    msk.fill(0);
+    // Only the words the last match wrote are not zero.
+    const dirty = this.dirty;
+    for (let i = 0; i < this.dirtyN; i++) {
+      const w = dirty[i];
+      val[w] = 0;
+      msk[w] = 0;
+    }
+    this.dirtyN = 0;
     if (start < 0) return true;
     const b = this.buf;
     this.p = start;
@@ -345,6 +402,10 @@ export class FlowStatsPrinter {
       if (this.p !== fEnd) return false;
       const f = fieldById(id);
       if (f === undefined || id === 0 || id === F_NW_TOS.id || id === F_VLAN_PCP.id) return false;
+      const first = f.pos >>> 5;
+      const last = (f.pos + f.width - 1) >>> 5;
+      if (this.dirtyN + last - first + 1 > MAX_DIRTY) return false; // more fields than a match has
+      for (let i = first; i <= last; i++) dirty[this.dirtyN++] = i;
       const n = (f.width + 7) >> 3;
       if (vl !== n || (ml !== 0 && ml !== n)) return false;
       const head = f.width - (n - 1) * 8;
@@ -394,12 +455,26 @@ export class FlowStatsPrinter {
         }
         if (!f.maskable && !ones) return false;
       }
-      for (let i = f.pos >>> 5, last = (f.pos + f.width - 1) >>> 5; i <= last; i++) val[i] = (val[i] & msk[i]) >>> 0;
+      for (let i = first; i <= last; i++) val[i] = (val[i] & msk[i]) >>> 0;
     }
     return this.p === end;
   }
 
   private varint(): number {
+    const b = this.buf;
+    const p = this.p;
+    if (p < b.length) {
+      const c = b[p];
+      if (c < 128) {
+        this.p = p + 1;
+        return c;
+      }
+    }
+    return this.varintLong();
+  }
+
+  /** varint() past its one-byte case. */
+  private varintLong(): number {
     const b = this.buf;
     let x = 0;
     let shift = 0;
