@@ -10,10 +10,10 @@
 import { ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, VLAN_CFI } from '../../lib/flow-key.js';
 import { OFPBMC_BAD_PREREQ, OFPBMC_BAD_VALUE, OFPET_BAD_MATCH } from '../../lib/flowproto/error-codes.js';
 import {
-  ETH_TYPE_RARP, F_ETH_TYPE, F_IN_PORT, F_IP_DST, F_IP_FRAG, F_IP_SRC, F_NW_PROTO, F_NW_TOS, F_REG, F_TP_DST, F_TP_SRC, fieldByName,
+  ETH_TYPE_RARP, F_ETH_TYPE, F_IN_PORT, F_IP_DST, F_IP_FRAG, F_IP_SRC, F_NW_PROTO, F_NW_TOS, F_TP_DST, F_TP_SRC, fieldByName,
   IPPROTO_SCTP, P_ICMP_ANY, P_IP_ANY, P_IP_ANY_ARP, P_IP_ARP, P_L4, PREREQ_TEXT, prereqMet, type Field,
 } from './fields.js';
-import { getBig, getBits, getWide, OF_W_METADATA, onesBig, setBits } from './layout.js';
+import { getBig, getBits, getWide, OF_W_METADATA, OF_W_REG0, onesBig, setBits } from './layout.js';
 import { Match } from './match.js';
 import { TextWriter } from './text-writer.js';
 import { keyValue, splitTop, syntaxError, type Item } from './tokens.js';
@@ -255,9 +255,8 @@ export function formatMatchInto(t: TextWriter, match: Match, priority = 32768, n
   else skipType = false;
 
   for (let i = 0; i < 16; i++) {
-    const f = F_REG[i];
-    const m = msk[f.pos >>> 5];
-    if (m !== 0) { if (n++) t.char(44); t.str(`reg${i}=${m === 0xffffffff ? hexAlt(val[f.pos >>> 5]) : `${hexAlt(val[f.pos >>> 5])}/${hexAlt(m)}`}`); }
+    const m = msk[OF_W_REG0 + i]; // reg i is that whole word (F_REG[i])
+    if (m !== 0) { if (n++) t.char(44); t.str(`reg${i}=${m === 0xffffffff ? hexAlt(val[OF_W_REG0 + i]) : `${hexAlt(val[OF_W_REG0 + i])}/${hexAlt(m)}`}`); }
   }
   if (msk[OF_W_METADATA] !== 0 || msk[OF_W_METADATA + 1] !== 0) {
     const m = getBig(msk, OF_W_METADATA * 32, 64);
