@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { parseDaemonArgs, removePidfile, writePidfile } from '../lib/daemon.js';
 import { DPIF_VERSION } from '../lib/dpif-proto.js';
 import { JsonRpcServer, RpcError } from '../lib/jsonrpc.js';
@@ -14,6 +15,7 @@ import { createLogger, type Logger } from '../lib/log.js';
 import { paths } from '../lib/paths.js';
 import { Datapath } from './datapath.js';
 import { packageRoot } from './native.js';
+import { warmUpPipeline } from './warmup.js';
 
 const USAGE = `usage: vswitch-datapath [--pidfile FILE] [--log-file FILE] [--socket PATH] [--flow-limit N]
   --pidfile FILE     write the pid here once listening
@@ -23,6 +25,7 @@ const USAGE = `usage: vswitch-datapath [--pidfile FILE] [--log-file FILE] [--soc
 environment:
   VSWITCH_BUSY_POLL_US   busy-poll window after a wakeup under load, µs (default 50, 0: off)
   VSWITCH_PACKET_RX      mmsg: read system ports with recvmmsg instead of a receive ring
+  VSWITCH_DATAPATH_V8_FLAGS  V8 flags set at start, for diagnostics (e.g. --trace-deopt)
 `;
 
 function version(): string {
@@ -71,8 +74,28 @@ function fail(msg: string): never {
   process.exit(2);
 }
 
+/**
+ * V8's tier-up budget for this process, in bytes of bytecode run per profiler tick (V8's default
+ * is 66 KiB). The per-frame functions run once per wakeup, not in long loops: with the default
+ * a ping (two wakeups per round trip) reaches optimised code only after about a thousand round
+ * trips, and again after every deoptimisation. 8 KiB gets there eight times sooner; the cost is
+ * optimising some control-path functions that would otherwise stay interpreted.
+ */
+const JIT_INTERRUPT_BUDGET = 8192;
+
+/** Sets the tier-up budget, then VSWITCH_DATAPATH_V8_FLAGS (diagnostics, e.g. '--trace-deopt
+ *  --redirect-code-traces --redirect-code-traces-to=FILE': the daemon gets no node flags). */
+function tuneJit(env: NodeJS.ProcessEnv): void {
+  setFlagsFromString(`--interrupt-budget=${JIT_INTERRUPT_BUDGET}`);
+  const extra = env.VSWITCH_DATAPATH_V8_FLAGS;
+  if (extra) setFlagsFromString(extra);
+}
+
 async function main(): Promise<void> {
   const opts = parseArgs(process.argv.slice(2));
+  tuneJit(process.env);
+  // Before the Datapath exists: its objects are then made with the maps the warm-up settled.
+  warmUpPipeline();
   const log: Logger = createLogger('datapath', opts.logFile);
   const dp = new Datapath({ socketPath: opts.socket, flowLimit: opts.flowLimit, log });
   const ctlPath = paths().ctlSock('datapath');

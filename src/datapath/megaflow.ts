@@ -71,8 +71,8 @@ export class MegaflowTable {
   lastProbes = 0;
   /** Whether the last successful put() created a flow (false: it replaced one's actions). */
   putCreated = false;
-  /** Subtables in search order; ranked[0 .. nRanked). */
-  private ranked: Subtable[] = [];
+  /** Subtables in search order (always an objectArray: see there). */
+  private ranked: Subtable[] = objectArray([]);
   private readonly subtables: (Subtable | null)[] = [];
   /** Subtables by maskHashOf (a list: two masks may share a hash). */
   private readonly byMask = new Map<number, Subtable[]>();
@@ -286,7 +286,7 @@ export class MegaflowTable {
       st.pastHits += st.hits;
       st.hits = 0;
     }
-    this.ranked = list;
+    this.ranked = objectArray(list);
   }
 
   /** Longest probe sequence over all subtables (tests and diagnostics). */
@@ -310,7 +310,7 @@ export class MegaflowTable {
     if (list === undefined) this.byMask.set(st.maskHash, [st]);
     else list.push(st);
     this.lastSub = st;
-    this.ranked = [...this.ranked, st]; // a new array: a running lookup keeps its own
+    this.ranked = objectArray(this.ranked, st); // a new array: a running lookup keeps its own
     return st;
   }
 
@@ -320,7 +320,7 @@ export class MegaflowTable {
     if (list.length === 1) this.byMask.delete(st.maskHash);
     else list.splice(list.indexOf(st), 1);
     if (this.lastSub === st) this.lastSub = null;
-    this.ranked = this.ranked.filter((s) => s !== st);
+    this.ranked = objectArray(this.ranked.filter((s) => s !== st));
   }
 
   private growPool(): void {
@@ -343,6 +343,20 @@ function grown<T extends Uint32Array | Int32Array | Float64Array>(a: T, len: num
   const b = new (a.constructor as new (n: number) => T)(len);
   b.set(a);
   return b;
+}
+
+/**
+ * A copy of `list` (plus `extra`) in an array whose elements kind holds objects even when it is
+ * empty. An empty `[]` (or filter() that keeps nothing) is an array of small integers, another
+ * map than a filled one: lookup(), optimised for one, was thrown back to the interpreter
+ * ("wrong map") each time the table emptied (flows expiring after an idle spell) or refilled.
+ */
+function objectArray(list: readonly Subtable[], extra?: Subtable): Subtable[] {
+  const out: (Subtable | null)[] = [null];
+  out.pop();
+  for (let i = 0; i < list.length; i++) out.push(list[i]);
+  if (extra !== undefined) out.push(extra);
+  return out as Subtable[];
 }
 
 /** A packed array of `n` entries: `from`'s, then nulls (packed keeps the hot read cheap). */
