@@ -13,6 +13,7 @@ import type { BridgePort } from './bridge.js';
 import type { FlowMonitor, OfConn } from './ofconn.js';
 import { FME_INITIAL, flowUpdate, monitorSelects, OFPFMF_INITIAL } from './ofmgmt-bridge.js';
 import { bridgePortDescs, dpPortOf, type DpPortInfo } from './ofmgmt-ports.js';
+import { actionsOutputTo } from './ofp/actions.js';
 import { OfpError } from './ofp/errors.js';
 import type { FlowEntry, FlowFilter } from './ofp/flow-table.js';
 import { Match } from './ofp/match.js';
@@ -77,8 +78,12 @@ export async function handleMultipart(c: OfConn, msg: FlowMessage): Promise<void
 
 /**
  * OfTables.select() for a flow stats reply, ordered the same way (table, priority highest
- * first, then oldest first) but by a numeric sort of packed keys: the comparator sort costs
- * more than encoding the whole reply for 100k flows. A bad table is left to select() (its error).
+ * first, then oldest first). Without a match or a strict priority (dump-flows of a whole
+ * table) the tables' dump order (flow-order.ts) is read as it is; otherwise the selection is
+ * ordered by a numeric sort of packed keys (statsOrder), as a comparator sort costs more than
+ * encoding the whole reply for 100k flows. The tables' stats bytes still waiting to be cached
+ * are cached first (in the order that is cheapest, see flow-order.ts). A bad table is left to
+ * select() (its error).
  */
 export function selectForStats(tables: OfTables, filter: Parameters<OfTables['select']>[0]): FlowEntry[] {
   if (filter.table !== OFPTT_ALL && tables.tables[filter.table] === undefined) return tables.select(filter);
@@ -86,11 +91,33 @@ export function selectForStats(tables: OfTables, filter: Parameters<OfTables['se
     match: filter.match ?? Match.catchAll(), priority: filter.priority ?? 32768, strict: filter.strict ?? false,
     cookie: filter.cookie ?? 0n, cookieMask: filter.cookieMask ?? 0n, outPort: filter.outPort ?? OFPP_ANY,
   };
+  const ts = filter.table === OFPTT_ALL ? tables.tables : [tables.tables[filter.table]];
+  for (let t = 0; t < ts.length; t++) if (ts[t].count > 0) ts[t].prepareStats();
+  if (!f.strict && f.match.isCatchAll()) {
+    const parts: FlowEntry[][] = [];
+    for (let t = 0; t < ts.length; t++) if (ts[t].count > 0) ts[t].orderedRunsInto(parts);
+    const all = concatAll(parts);
+    if (f.cookieMask === 0n && f.outPort === OFPP_ANY) return all;
+    return all.filter((e) => ((e.cookie ^ f.cookie) & f.cookieMask) === 0n && (f.outPort === OFPP_ANY || actionsOutputTo(e.actions, f.outPort)));
+  }
   const out: FlowEntry[] = [];
-  for (const t of filter.table === OFPTT_ALL ? tables.tables : [tables.tables[filter.table]]) {
+  for (const t of ts) {
     const es = statsOrder(t.select(f));
     for (let i = 0; i < es.length; i++) out.push(es[i]);
   }
+  return out;
+}
+
+/** Arguments per concat() call: well under the engine's limit on arguments. */
+const CONCAT_ARGS = 4096;
+
+/** One new array of the parts' elements in order (native concat: a copy per part, not a push per element). */
+function concatAll(parts: FlowEntry[][]): FlowEntry[] {
+  if (parts.length === 0) return [];
+  if (parts.length === 1) return parts[0].slice();
+  if (parts.length <= CONCAT_ARGS) return parts[0].concat(...parts.slice(1));
+  let out: FlowEntry[] = [];
+  for (let i = 0; i < parts.length; i += CONCAT_ARGS) out = out.concat(...parts.slice(i, i + CONCAT_ARGS));
   return out;
 }
 

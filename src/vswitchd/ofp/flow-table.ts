@@ -11,6 +11,7 @@ import { OFPET_FLOW_MOD_FAILED, OFPFMFC_OVERLAP, OFPFMFC_TABLE_FULL } from '../.
 import { actionsOutputTo, type OfAction } from './actions.js';
 import { Classifier, ClsRule } from './classifier.js';
 import { OfpError } from './errors.js';
+import { FlowOrder, type FlowRun } from './flow-order.js';
 import { OFPFF_CHECK_OVERLAP, OFPFF_RESET_COUNTS, type FlowMod } from './flow-syntax.js';
 import { OFPP_ANY } from './layout.js';
 import type { Match } from './match.js';
@@ -36,6 +37,9 @@ export class FlowEntry extends ClsRule {
   used: number;
   packets = 0;
   bytes = 0;
+  /** Internal (flow-order.ts): the run of its table's dump order holding it, and its index there. */
+  statsRun: FlowRun | null = null;
+  statsAt = 0;
 
   constructor(table: number, match: Match, fm: FlowMod, now: number) {
     super(match, fm.priority);
@@ -90,6 +94,8 @@ export const DEFAULT_MAX_ENTRIES = 1_000_000;
 export class FlowTable {
   readonly id: number;
   readonly cls = new Classifier<FlowEntry>();
+  /** The entries in dump order, with their constant stats bytes (flow-order.ts). */
+  readonly order = new FlowOrder();
   /** Lookups done in this table and how many found an entry (table statistics). */
   lookupCount = 0;
   matchedCount = 0;
@@ -135,6 +141,7 @@ export class FlowTable {
       res.replaced.push(old);
     }
     this.cls.insert(e);
+    this.order.add(e);
     if (e.idleTimeout || e.hardTimeout) this.timed.add(e);
     res.added.push(e);
     return e;
@@ -163,6 +170,7 @@ export class FlowTable {
         e.bytes = 0;
       }
       e.modified = now;
+      this.order.update(e);
       res.modified.push(e);
     }
   }
@@ -176,7 +184,27 @@ export class FlowTable {
 
   private unlink(e: FlowEntry): boolean {
     this.timed.delete(e);
-    return this.cls.remove(e);
+    if (!this.cls.remove(e)) return false;
+    this.order.remove(e);
+    return true;
+  }
+
+  /**
+   * Every entry appended to `out` in dump order: priority highest first, then oldest first
+   * (OfTables.select's order, without a sort).
+   */
+  orderedInto(out: FlowEntry[]): void {
+    this.order.orderedInto(out);
+  }
+
+  /** Caches the stats bytes of every entry still waiting for them (before a dump: see flow-order.ts). */
+  prepareStats(): void {
+    if (this.order.pendingCount > 0) this.order.encodePending(Infinity);
+  }
+
+  /** The entries in dump order, as arrays to concatenate (FlowOrder.runsInto: copy them before the table changes). */
+  orderedRunsInto(parts: FlowEntry[][]): void {
+    this.order.runsInto(parts);
   }
 
   /** Removes entries whose idle or hard timeout passed at `now`. */
