@@ -25,6 +25,16 @@ export function allFlowsRequest(): Input<FlowStatsRequest> {
 
 type OnPart = (part: MultipartReply, xid: number) => void;
 
+/**
+ * Bytes per write to standard output: half a pipe's buffer, so a reader (a script, less, the
+ * benchmark) takes one piece while the next is printed.
+ */
+const STDOUT_PIECE = 32 * 1024;
+
+function toStdout(piece: Buffer | string): void {
+  process.stdout.write(piece);
+}
+
 /** What dump-flows dumps from: a session, or an early.ts socket with the request already sent. */
 export type DumpSource = OfSession | { early: EarlyDump; sw: string };
 
@@ -78,8 +88,7 @@ export async function dumpFlows(ctx: OfctlContext, from: DumpSource, filter: str
       if (body instanceof RawMessage && ctx.io === stdio) {
         // Straight to standard output as bytes: no 100k-line strings made and encoded again.
         if (out) process.stdout.write(out);
-        const text = printer.printBytes(body.bytes);
-        if (text.length > 0) process.stdout.write(text);
+        printer.printTo(body.bytes, toStdout, STDOUT_PIECE);
         return;
       }
       if (body instanceof RawMessage) out += printer.print(body.bytes);

@@ -67,7 +67,7 @@ export class FlowStatsPrinter {
 
   /** The dump-flows lines (each ending in "\n") of a FlowStatsReply body. Throws as the object path would. */
   print(body: Uint8Array): string {
-    this.write(body);
+    this.write(body, null, 0);
     return this.text.take();
   }
 
@@ -76,15 +76,26 @@ export class FlowStatsPrinter {
    * when it is not all ASCII (a port name with --names may not be).
    */
   printBytes(body: Uint8Array): Buffer | string {
-    this.write(body);
+    this.write(body, null, 0);
     return this.text.takeAscii() ?? this.text.take();
   }
 
-  private write(body: Uint8Array): void {
+  /**
+   * printBytes(), handed to `sink` in pieces of about `chunk` bytes as they are made: a reader
+   * at the other end of a pipe (a pipe holds 64 KiB) works on one piece while the next is
+   * printed, instead of waiting for a whole part.
+   */
+  printTo(body: Uint8Array, sink: (piece: Buffer | string) => void, chunk: number): void {
+    this.write(body, sink, chunk);
+    if (this.text.pos > 0) sink(this.text.takeAscii() ?? this.text.take());
+  }
+
+  private write(body: Uint8Array, sink: ((piece: Buffer | string) => void) | null, chunk: number): void {
     this.buf = body;
     this.p = 0;
     const t = this.text;
     while (this.p < body.length) {
+      if (sink !== null && t.pos >= chunk) sink(t.takeAscii() ?? t.take());
       const key = this.varint();
       if (key !== ((1 << 3) | 2)) {
         this.skip(key & 7);

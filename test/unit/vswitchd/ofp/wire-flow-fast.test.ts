@@ -219,4 +219,15 @@ describe('fast flow stats encoder and printer', () => {
   it('prints an empty reply as nothing', () => {
     expect(new FlowStatsPrinter({}).print(new Uint8Array(0))).toBe('');
   });
+
+  it('hands the same text to a sink in pieces of whole lines (printTo)', () => {
+    const bytes = new FlowStatsEncoder().encode(entries, 0, entries.length, now);
+    const whole = new FlowStatsPrinter({}).print(bytes);
+    const pieces: string[] = [];
+    new FlowStatsPrinter({}).printTo(bytes, (p) => pieces.push(typeof p === 'string' ? p : p.toString('latin1')), 300);
+    expect(pieces.length).toBeGreaterThan(5);
+    for (const p of pieces) expect(p.endsWith('\n')).toBe(true);
+    for (const p of pieces.slice(0, -1)) expect(p.length).toBeGreaterThanOrEqual(300);
+    expect(pieces.join('')).toBe(whole);
+  });
 });
