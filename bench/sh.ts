@@ -19,7 +19,12 @@ export class BenchCommandError extends VswitchError {
   }
 }
 
-export interface RunOpts { env?: NodeJS.ProcessEnv; timeoutMs?: number }
+export interface RunOpts {
+  env?: NodeJS.ProcessEnv;
+  timeoutMs?: number;
+  /** start()/runAsync(): standard output goes to this open file (as `> FILE`), not a pipe. */
+  stdoutFd?: number;
+}
 
 /** Runs a short command and returns its status and output (never throws). */
 export function run(cmd: string, args: readonly string[], opts: RunOpts = {}): CmdResult {
@@ -70,7 +75,7 @@ const children = new Set<ChildProcess>();
 /** Starts a long-running command; it is killed by killChildren() (interrupt, teardown). */
 export function start(cmd: string, args: readonly string[], opts: RunOpts = {}): ChildProcess {
   checkpoint();
-  const c = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const c = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['ignore', opts.stdoutFd ?? 'pipe', 'pipe'] });
   children.add(c);
   c.once('exit', () => children.delete(c));
   c.once('error', () => children.delete(c));
@@ -83,7 +88,7 @@ export function runAsync(cmd: string, args: readonly string[], opts: RunOpts = {
     const c = start(cmd, args, opts);
     let stdout = '';
     let stderr = '';
-    c.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    c.stdout?.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
     c.stderr!.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
     const timer = setTimeout(() => { stderr += `\n(killed after ${opts.timeoutMs} ms)`; c.kill('SIGKILL'); }, opts.timeoutMs ?? 120000);
     c.once('error', (e) => { clearTimeout(timer); resolve({ status: -1, stdout, stderr: stderr + e.message }); });
