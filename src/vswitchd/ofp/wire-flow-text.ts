@@ -390,27 +390,32 @@ export class FlowStatsPrinter {
     this.dirtyN = 0;
     if (start < 0) return true;
     const b = this.buf;
-    this.p = start;
-    while (this.p < end) {
-      const key = this.varint();
-      if (key !== ((1 << 3) | 2)) return false;
-      const fEnd = this.varint() + this.p;
-      if (fEnd > end) return false;
+    // Every key, length and id in a match the switch sends is one varint byte (fields under 128
+    // bytes, ids under 128): anything longer is left to matchFromWire (return false).
+    let p = start;
+    while (p < end) {
+      if (b[p] !== ((1 << 3) | 2) || p + 1 >= end) return false;
+      const fLen = b[p + 1];
+      p += 2;
+      const fEnd = p + fLen;
+      if (fLen >= 128 || fEnd > end) return false;
       let id = 0;
       let vs = -1;
       let vl = 0;
       let ms = -1;
       let ml = 0;
-      while (this.p < fEnd) {
-        const k = this.varint();
-        if (k === 0x08) id = this.varint();
-        else if (k === 0x12 || k === 0x1a) {
-          const len = this.varint();
-          if (k === 0x12) { vs = this.p; vl = len; } else { ms = this.p; ml = len; }
-          this.p += len;
-        } else return false;
+      while (p < fEnd) {
+        const k = b[p];
+        if (p + 1 >= fEnd) return false;
+        const x = b[p + 1];
+        if (x >= 128) return false;
+        p += 2;
+        if (k === 0x08) id = x;
+        else if (k === 0x12) { vs = p; vl = x; p += x; }
+        else if (k === 0x1a) { ms = p; ml = x; p += x; }
+        else return false;
       }
-      if (this.p !== fEnd) return false;
+      if (p !== fEnd) return false;
       const f = fieldById(id);
       if (f === undefined || id === 0 || id === F_NW_TOS.id || id === F_VLAN_PCP.id) return false;
       const first = f.pos >>> 5;
@@ -468,7 +473,7 @@ export class FlowStatsPrinter {
       }
       for (let i = first; i <= last; i++) val[i] = (val[i] & msk[i]) >>> 0;
     }
-    return this.p === end;
+    return p === end;
   }
 
   private varint(): number {
