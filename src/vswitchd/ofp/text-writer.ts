@@ -50,7 +50,7 @@ export class TextWriter extends GrowBuffer {
 
   /** A non-negative number in decimal, as `${n}` prints it. */
   uint(n: number): void {
-    if (n >= 0 && n < 4294967296 && Number.isInteger(n)) {
+    if (n >>> 0 === n) { // an integer in 0 .. 2^32 - 1
       this.ensure(10);
       const buf = this.buf;
       if (n < 10) {
