@@ -14,6 +14,8 @@ import { BenchCommandError, must, nsArgs, onTeardown, run, sleep, type CmdResult
 import { parseDpStats, type DpStats } from './parse.js';
 
 const SCHEMA = '/usr/share/openvswitch/vswitch.ovsschema';
+/** ovs-ctl's default --ovs-vswitchd-priority. */
+const OVS_VSWITCHD_NICE = -10;
 const TOOLS = ['ovsdb-tool', 'ovsdb-server', 'ovs-vswitchd', 'ovs-vsctl', 'ovs-ofctl', 'ovs-appctl'];
 const TSO_LOG_LINE = 'Userspace TCP Segmentation Offloading support enabled';
 
@@ -78,7 +80,9 @@ export async function buildOvs(tso: boolean, names: BenchNames, tmp: string): Pr
   // Read once when ovs-vswitchd starts ("changing this value requires restarting the daemon"),
   // so it is set before the first start.
   if (tso) vsctl('--no-wait', 'set', 'Open_vSwitch', '.', 'other_config:userspace-tso-enable=true');
-  must('ip', nsArgs(swns, 'ovs-vswitchd', [`unix:${f('db.sock')}`, `--pidfile=${f('ovs-vswitchd.pid')}`, '--detach',
+  // At nice -10, as ovs-ctl (the way Open vSwitch is normally started) runs it; vswitch's
+  // datapath thread runs at the same level (src/datapath/priority.ts).
+  must('ip', nsArgs(swns, 'nice', ['-n', String(OVS_VSWITCHD_NICE), 'ovs-vswitchd', `unix:${f('db.sock')}`, `--pidfile=${f('ovs-vswitchd.pid')}`, '--detach',
     `--log-file=${f('ovs-vswitchd.log')}`, `--unixctl=${f('ovs-vswitchd.ctl')}`]), { env });
   if (tso) {
     const logged = (): boolean => {
