@@ -10,6 +10,30 @@ import { GrowBuffer } from '../grow-buffer.js';
 
 const TWO32 = 4294967296;
 
+/** `v` (an unsigned 32-bit value) as a varint at buf[p], which has room; returns the end. */
+export function putVarint(buf: Buffer, p: number, v: number): number {
+  v >>>= 0;
+  while (v > 127) {
+    buf[p++] = (v & 127) | 128;
+    v >>>= 7;
+  }
+  buf[p++] = v;
+  return p;
+}
+
+/** A 64-bit varint from its halves at buf[p], which has room; returns the end. */
+export function putVarint64(buf: Buffer, p: number, lo: number, hi: number): number {
+  lo >>>= 0;
+  hi >>>= 0;
+  while (hi !== 0 || lo > 127) {
+    buf[p++] = (lo & 127) | 128;
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi >>>= 7;
+  }
+  buf[p++] = lo;
+  return p;
+}
+
 export class ProtoWriter extends GrowBuffer {
   constructor(initial = 1 << 16) {
     super(initial);
@@ -28,15 +52,7 @@ export class ProtoWriter extends GrowBuffer {
   /** An unsigned 32-bit varint (also a field key: id << 3 | wire type). */
   varint(v: number): void {
     this.ensure(5);
-    const buf = this.buf;
-    let p = this.pos;
-    v >>>= 0;
-    while (v > 127) {
-      buf[p++] = (v & 127) | 128;
-      v >>>= 7;
-    }
-    buf[p++] = v;
-    this.pos = p;
+    this.pos = putVarint(this.buf, this.pos, v);
   }
 
   /** Key and uint32 value, skipped when 0 (proto3 implicit presence). */
@@ -49,17 +65,7 @@ export class ProtoWriter extends GrowBuffer {
   /** A 64-bit varint from its halves. */
   varint64(lo: number, hi: number): void {
     this.ensure(10);
-    const buf = this.buf;
-    let p = this.pos;
-    lo >>>= 0;
-    hi >>>= 0;
-    while (hi !== 0 || lo > 127) {
-      buf[p++] = (lo & 127) | 128;
-      lo = ((lo >>> 7) | (hi << 25)) >>> 0;
-      hi >>>= 7;
-    }
-    buf[p++] = lo;
-    this.pos = p;
+    this.pos = putVarint64(this.buf, this.pos, lo, hi);
   }
 
   /** Key and uint64 value (a non-negative safe integer), skipped when 0. */
@@ -94,13 +100,7 @@ export class ProtoWriter extends GrowBuffer {
     const n = len < 0x4000 ? 2 : len < 0x200000 ? 3 : len < 0x10000000 ? 4 : 5;
     this.ensure(n - 1);
     this.buf.copyWithin(mark + n, mark + 1, this.pos);
-    let v = len;
-    let p = mark;
-    while (v > 127) {
-      this.buf[p++] = (v & 127) | 128;
-      v >>>= 7;
-    }
-    this.buf[p] = v;
+    putVarint(this.buf, mark, len);
     this.pos += n - 1;
   }
 

@@ -11,7 +11,7 @@
 import { ETH_TYPE_ARP, ETH_TYPE_IP, ETH_TYPE_IPV6, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP } from '../../lib/flow-key.js';
 import { PROTO_PACKAGE, schema } from '../../lib/flowproto/codec.js';
 import { encodePlain } from '../../lib/flowproto/plain-codec.js';
-import type { ProtoWriter } from '../../lib/flowproto/pb-writer.js';
+import { putVarint, type ProtoWriter } from '../../lib/flowproto/pb-writer.js';
 import type protobuf from 'protobufjs';
 import type { OfAction } from './actions.js';
 import {
@@ -65,14 +65,8 @@ const HEAD_MAX = 5 * 6;
 /** Key and uint32 value at buf[p] unless the value is 0; returns the end. */
 export function putUint(buf: Buffer, p: number, key: number, v: number): number {
   if (v === 0) return p;
-  buf[p++] = key;
-  v >>>= 0;
-  while (v > 127) {
-    buf[p++] = (v & 127) | 128;
-    v >>>= 7;
-  }
-  buf[p++] = v;
-  return p;
+  buf[p] = key;
+  return putVarint(buf, p + 1, v);
 }
 
 /**

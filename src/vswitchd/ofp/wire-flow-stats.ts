@@ -7,7 +7,7 @@
  * here first if they are missing or stale), or encoded by wire-flow-const.ts for an entry no
  * longer in a table. Used by ofmgmt-stats.ts for dump-flows; hot for 100k-flow dumps.
  */
-import { ProtoWriter } from '../../lib/flowproto/pb-writer.js';
+import { ProtoWriter, putVarint64 } from '../../lib/flowproto/pb-writer.js';
 import { NOT_CACHED } from './flow-order.js';
 import type { FlowEntry } from './flow-table.js';
 import { flowConstInto, putUint } from './wire-flow-const.js';
@@ -24,16 +24,8 @@ const TWO32 = 4294967296;
 /** Key and uint64 value (a non-negative safe integer) at buf[p] unless 0; returns the end. */
 function putUint64(buf: Buffer, p: number, key: number, v: number): number {
   if (v === 0) return p;
-  buf[p++] = key;
-  let lo = v >>> 0;
-  let hi = Math.floor(v / TWO32) >>> 0;
-  while (hi !== 0 || lo > 127) {
-    buf[p++] = (lo & 127) | 128;
-    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
-    hi >>>= 7;
-  }
-  buf[p++] = lo;
-  return p;
+  buf[p] = key;
+  return putVarint64(buf, p + 1, v >>> 0, Math.floor(v / TWO32));
 }
 
 /**

@@ -24,7 +24,7 @@ import { flowStatsFromWire, instructionsFromWire } from './wire.js';
 const TWO32 = 4294967296;
 const LITTLE_ENDIAN = endianness() === 'LE';
 const TWO32N = 4294967296n;
-/** The match's words, as a list of indices to clear before the next flow's match is read. */
+/** Most word indices readMatch records for clearing (a field spans a few words; a match has few fields). */
 const MAX_DIRTY = 4 * OF_WORDS;
 
 let flowStatsType: protobuf.Type | null = null;
