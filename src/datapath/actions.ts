@@ -47,6 +47,8 @@ const VLAN_HLEN = 4;
 /** Versions in a slot tail and scratch allocations start on this alignment. */
 const ALIGN = 8;
 const SCRATCH_END = SCRATCH_START + SCRATCH_SIZE;
+/** Ports remembered in ActionRunner.sentTo. */
+export const SENT_MAX = 4;
 
 export class ActionRunner {
   private readonly buf: Uint8Array;
@@ -64,6 +66,10 @@ export class ActionRunner {
   private nDirty = 0;
   /** Next free slot for EXECUTE packets (slots are free between pipeline runs). */
   private execSlot = 0;
+  /** The first SENT_MAX distinct ports a txBurst went to since clearSent() (Pipeline.runPort
+   *  reads them to pick up replies: sentTo[0..nSent)). */
+  readonly sentTo: (Port | null)[];
+  nSent = 0;
   /** Where ACT_USERSPACE sends frames (set by the dpif server); null: they are not sent. */
   upcalls: UpcallQueue | null = null;
 
@@ -78,6 +84,15 @@ export class ActionRunner {
     this.scratchPos = SCRATCH_START;
     this.dirty = [];
     for (let i = 0; i < 64; i++) this.dirty.push(null);
+    this.sentTo = [];
+    for (let i = 0; i < SENT_MAX; i++) this.sentTo.push(null);
+  }
+
+  /** Forgets the ports recorded in sentTo. */
+  clearSent(): void {
+    const sentTo = this.sentTo;
+    for (let k = 0; k < this.nSent; k++) sentTo[k] = null;
+    this.nSent = 0;
   }
 
   /**
@@ -306,8 +321,18 @@ export class ActionRunner {
     const count = port.txCount;
     port.txCount = 0;
     if (count === 0) return;
+    this.noteSent(port);
     const sent = port.netdev.txBurst(this.buf, port.txOffs, port.txLens, count, port.txVnetBytes);
     if (sent < count) this.cv[C_TX_FAILED] += count - sent;
+  }
+
+  private noteSent(port: Port): void {
+    const n = this.nSent;
+    if (n === SENT_MAX) return;
+    const sentTo = this.sentTo;
+    for (let k = 0; k < n; k++) if (sentTo[k] === port) return;
+    sentTo[n] = port;
+    this.nSent = n + 1;
   }
 
   /** Sends every queued frame (one txBurst per port with frames queued) and frees the slots

@@ -52,6 +52,10 @@ export const C_MASK_LOOKUPS = 21;
 export const C_FLOW_MODIFY = 22;
 /** Pages of flow dumps sent. */
 export const C_DUMP_PAGES = 23;
+/** Frames read right after a small burst went out, from the ports it went to (replies the
+ *  kernel queued while the datapath wrote; see pipeline.ts). Extra rx attempts: rx_pickup_tries. */
+export const C_RX_PICKUP = 24;
+export const C_RX_PICKUP_TRIES = 25;
 
 export interface CounterInfo {
   name: string;
@@ -68,6 +72,7 @@ export const COUNTERS: readonly CounterInfo[] = [
   c('bad_dpif_message'), c('exec_bad_actions', true), c('exec_too_long', true), c('action_too_long', true),
   c('upcall_sent'), c('executed'), c('flow_put'), c('flow_del'), c('upcall_limit', true), c('flow_drop', true),
   c('emc_hit'), c('megaflow_hit'), c('mask_lookups'), c('flow_modify'), c('dump_pages'),
+  c('rx_pickup'), c('rx_pickup_tries'),
 ];
 
 export const COUNTER_NAMES: readonly string[] = COUNTERS.map((x) => x.name);

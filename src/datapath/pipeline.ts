@@ -10,6 +10,12 @@
  * egress port) and the upcall queues pumped (one socket.write); all of that finishes before the
  * next rxBurst reuses the batch buffer.
  *
+ * Reply pickup: a wakeup that received at most pickupMax frames then reads once more (up to
+ * MAX_BURSTS bursts) from each port those frames went out to, if that port's kernel side may
+ * have answered inside the write (Port.pickup): a ping's echo reply, an ACK. It is handled now,
+ * warm, instead of on the next turn of the event loop after a cold start; an empty look costs
+ * one read. One level only, at most SENT_MAX ports (ActionRunner.sentTo).
+ *
  * Classification, per frame: extract the key; while the EMC is active, hash it (hashKey over the
  * whole key) and look it up in the exact-match cache (emc.ts); on an EMC miss (or with the EMC
  * inactive), search the megaflow table (megaflow.ts: one masked hash per subtable tried) and,
@@ -26,7 +32,7 @@ import { KEY_WORDS } from '../lib/flow-key.js';
 import type { ActionRunner } from './actions.js';
 import { BATCH_MAX, type PacketBatch } from './batch.js';
 import {
-  C_EMC_HIT, C_FLOW_DROP, C_HIT, C_MASK_LOOKUPS, C_MEGAFLOW_HIT, C_MISSED, C_RX_BAD_HEADER, C_RX_RUNT, type Counters,
+  C_EMC_HIT, C_FLOW_DROP, C_HIT, C_MASK_LOOKUPS, C_MEGAFLOW_HIT, C_MISSED, C_RX_BAD_HEADER, C_RX_PICKUP, C_RX_PICKUP_TRIES, C_RX_RUNT, type Counters,
 } from './counters.js';
 import type { Emc } from './emc.js';
 import { EXTRACT_BAD_HEADER, EXTRACT_RUNT, extractKey } from './extract.js';
@@ -37,6 +43,8 @@ import type { UpcallQueue } from './upcall.js';
 
 /** Bursts read from one port per wakeup. */
 export const MAX_BURSTS = 4;
+/** Default Pipeline.pickupMax. */
+export const PICKUP_MAX = 4;
 const DROP = -2;
 const MISS = -1;
 
@@ -48,6 +56,10 @@ export class Pipeline {
   private readonly cv: Float64Array;
   /** Consult the EMC (set by the Datapath from the measured megaflow search cost). */
   emcActive = false;
+  /** A wakeup that received at most this many frames looks for replies on the ports they
+   *  went to (0: never). */
+  pickupMax = PICKUP_MAX;
+  private readonly pick: (Port | null)[] = [null, null, null, null];
 
   constructor(
     private readonly batch: PacketBatch,
@@ -60,8 +72,31 @@ export class Pipeline {
     this.cv = counters.v;
   }
 
-  /** Handles a wakeup of `port`: up to MAX_BURSTS bursts. Returns the frames received. */
+  /** Handles a wakeup of `port`: up to MAX_BURSTS bursts, then, when they were few frames,
+   *  one more round on each port they went out to (see the header). Returns the frames
+   *  received on `port`. */
   runPort(port: Port): number {
+    const actions = this.actions;
+    actions.clearSent();
+    const total = this.runBursts(port);
+    if (total === 0 || total > this.pickupMax || actions.nSent === 0) return total;
+    const sentTo = actions.sentTo;
+    const pick = this.pick;
+    const np = actions.nSent;
+    const cv = this.cv;
+    for (let k = 0; k < np; k++) pick[k] = sentTo[k];
+    for (let k = 0; k < np; k++) {
+      const p = pick[k] as Port;
+      pick[k] = null;
+      if (p !== port && !p.closed && p.pickup) {
+        cv[C_RX_PICKUP_TRIES]++;
+        cv[C_RX_PICKUP] += this.runBursts(p);
+      }
+    }
+    return total;
+  }
+
+  private runBursts(port: Port): number {
     let total = 0;
     for (let b = 0; b < MAX_BURSTS && !port.closed; b++) {
       const n = port.netdev.rxBurst(this.batch);

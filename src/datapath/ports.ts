@@ -72,6 +72,10 @@ export class Port {
   /** On the action runner's dirty list (has queued frames). */
   dirty: boolean;
   closed: boolean;
+  /** A frame sent here may be answered before txBurst returns (the kernel runs the receiving
+   *  host's stack inside the write), so Pipeline.runPort looks for that answer at once: tap,
+   *  internal and system ports (and dummies, for tests); not streams, whose peer is a process. */
+  readonly pickup: boolean;
 
   /** The netdev's counters by reason plus the offload counters (control path; allocates). */
   counters(): Record<string, number> {
@@ -94,6 +98,7 @@ export class Port {
     this.txCount = 0;
     this.dirty = false;
     this.closed = false;
+    this.pickup = type !== 'stream';
   }
 }
 
