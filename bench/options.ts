@@ -25,10 +25,12 @@ export interface BenchOptions {
   seconds: number;
   /** Length of the new-flow flood, seconds. */
   newflowSeconds: number;
-  /** ping round trips (0.01 s apart). */
+  /** ping round trips (0.01 s apart) per setup, over all latency rounds. */
   pingCount: number;
-  /** UDP request/response round trips. */
+  /** UDP request/response round trips per setup, over all latency rounds. */
   rrCount: number;
+  /** Latency rounds: each measures every setup in turn (bench/measure-latency.ts). */
+  latencyRounds: number;
   quick: boolean;
   /** Where latest.json and latest.md go; null = bench/results in the checkout. */
   outDir: string | null;
@@ -38,10 +40,11 @@ export interface BenchOptions {
 export const BENCH_HELP = `bench: vswitch side by side with the Linux bridge and Open vSwitch's userspace datapath
 usage: npm run bench -- [OPTIONS]        (or: node dist/bench/run.js [OPTIONS], as root)
 
-Builds two network namespaces joined by each setup in turn and measures TCP throughput
-(iperf3, one stream), the 64-byte frame forwarding rate, round-trip latency (ping and UDP
-request/response) and the new-flow rate; prints each figure with its ratio to OVS and writes
-bench/results/latest.json and latest.md.
+Builds two network namespaces joined by each setup and measures round-trip latency (ping and
+UDP request/response; every setup built at once, measured in interleaved rounds), then, each
+setup alone, TCP throughput (iperf3, one stream), the 64-byte frame forwarding rate and the
+new-flow rate; prints each figure with its ratio to OVS and writes bench/results/latest.json
+and latest.md.
 
 Setups:
   a    vswitch, tap ports              c    Linux bridge, veth ports
@@ -49,7 +52,7 @@ Setups:
                                             without (d0) and with (dt) userspace TSO
 Options:
   --only LIST    run only these setups, e.g. --only a,c,d (d = d0 and dt)
-  --quick        2-second runs and fewer round trips (about 1 minute in all)
+  --quick        2-second runs and fewer round trips (about 1.5 minutes in all)
   --time S       length of the TCP and 64-byte runs in seconds (default 10, 2 with --quick)
   --out DIR      write latest.json and latest.md to DIR instead of bench/results
   -h, --help     show this help
@@ -119,8 +122,9 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     only,
     seconds: time ?? (quick ? 2 : 10),
     newflowSeconds: 1,
-    pingCount: quick ? 100 : 200,
+    pingCount: quick ? 200 : 1000,
     rrCount: quick ? 1000 : 3000,
+    latencyRounds: quick ? 2 : 5,
     quick,
     outDir,
     help,

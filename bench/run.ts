@@ -1,9 +1,11 @@
 /*
  * `npm run bench`: vswitch side by side with the Linux bridge and Open vSwitch's userspace
- * datapath, on one machine in one run. For each setup in turn it builds two hosts joined by
- * the switch (bench/topo-*.ts), measures latency, TCP, 64-byte forwarding and the new-flow rate
- * (bench/measure-*.ts), tears everything down (also on failure and SIGINT), then prints the
- * table and writes bench/results/latest.{json,md}. Needs root. Control path.
+ * datapath, on one machine in one run. First it builds every setup (two hosts joined by the
+ * switch, bench/topo-*.ts) and measures round-trip latency in interleaved rounds
+ * (measure-latency.ts says why); then, for each setup in turn, alone, it builds it again and
+ * measures TCP, 64-byte forwarding and the new-flow rate (bench/measure-*.ts). Everything is torn
+ * down after each phase (also on failure and SIGINT); then it prints the table and writes
+ * bench/results/latest.{json,md}. Needs root. Control path.
  */
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir } from 'node:os';
@@ -17,7 +19,7 @@ import { buildGenTools, type GenTools } from './gen/build.js';
 import { buildVswitch } from './topo-vswitch.js';
 import { buildLinuxBridge } from './topo-linux-bridge.js';
 import { buildOvs, ovsVersion } from './topo-ovs.js';
-import { measureLatency } from './measure-latency.js';
+import { finishLatency, latencyRound, roundOrder, startLatency, type LatencySession } from './measure-latency.js';
 import { measureTcp, type Measured } from './measure-tcp.js';
 import { measurePps } from './measure-pps.js';
 import { measureNewFlows } from './measure-newflow.js';
@@ -42,10 +44,11 @@ function build(id: SetupId, ctx: Ctx): Promise<Topology> {
 
 interface Step { name: string; figures: FigureId[]; run: (t: Topology) => Promise<Measured> }
 
+const LATENCY_FIGURES: FigureId[] = ['ping', 'pingP50', 'pingP99', 'rrMean', 'rrP50', 'rrP99'];
+
 function steps(ctx: Ctx): Step[] {
   const o = ctx.opts;
   return [
-    { name: 'latency', figures: ['ping', 'pingP50', 'pingP99', 'rrMean', 'rrP50', 'rrP99'], run: (t) => measureLatency(t, ctx.tools, o.pingCount, o.rrCount) },
     { name: 'TCP', figures: ['tcp'], run: (t) => measureTcp(t, o.seconds) },
     { name: '64-byte', figures: ['pps64'], run: (t) => measurePps(t, ctx.tools, o.seconds) },
     // Last: it installs a flow rule and may change the switch's caching.
@@ -61,18 +64,92 @@ function shown(sr: SetupResult, figs: FigureId[]): string {
   }).join('; ');
 }
 
-async function runSetup(id: SetupId, ctx: Ctx): Promise<SetupResult> {
+/** Builds setup `id` and checks connectivity (which also teaches both MACs before anything is
+ *  timed). Throws when it cannot be built or the hosts cannot reach each other. */
+async function buildChecked(id: SetupId, ctx: Ctx): Promise<Topology> {
+  const topo = await build(id, ctx);
+  checkpoint();
+  const [h1, h2] = topo.hosts;
+  const ping = await runAsync('ip', ['netns', 'exec', h1.ns, 'ping', '-c', '3', '-i', '0.2', '-W', '2', h2.ip], { timeoutMs: 20000 });
+  if (ping.status !== 0) throw new Error(`no connectivity between the hosts: ping ${h2.ip} from ${h1.ns} failed: ${(ping.stdout + ping.stderr).trim().split('\n').slice(-2).join(' ')}`);
+  return topo;
+}
+
+/** Why setup building failed, as shown in n/a figures. */
+function failure(e: unknown): string {
+  return e instanceof SetupNotApplicable ? e.message : `setup failed: ${(e as Error).message}`;
+}
+
+type LatencyOutcome = { figures: Partial<Record<FigureId, { value: number } | { na: string }>>; details: Record<string, unknown> };
+
+/**
+ * Latency of every setup, measured in interleaved rounds with all of them built at once (see
+ * measure-latency.ts), then everything torn down. A setup that cannot be built or warmed up is
+ * left out (its figures say why); one whose round fails keeps its error.
+ */
+async function latencyPhase(ctx: Ctx): Promise<Map<SetupId, LatencyOutcome>> {
+  const o = ctx.opts;
+  const out = new Map<SetupId, LatencyOutcome>();
+  const na = (id: SetupId, why: string): void => {
+    const figures: LatencyOutcome['figures'] = {};
+    for (const f of LATENCY_FIGURES) figures[f] = { na: why };
+    out.set(id, { figures, details: {} });
+  };
+  const live: { id: SetupId; s: LatencySession }[] = [];
+  try {
+    say(`latency: building ${o.only.join(', ')}; ${o.latencyRounds} rounds of ${Math.ceil(o.pingCount / o.latencyRounds)} pings and ${Math.ceil(o.rrCount / o.latencyRounds)} UDP exchanges each, setups in turn`);
+    for (const id of o.only) {
+      checkpoint();
+      try {
+        const topo = await buildChecked(id, ctx);
+        live.push({ id, s: await startLatency(topo, ctx.tools) });
+      } catch (e) {
+        if (e instanceof BenchInterrupted || isInterrupted()) throw new BenchInterrupted();
+        na(id, failure(e));
+      }
+    }
+    const failed = new Map<SetupId, string>();
+    for (let r = 0; r < o.latencyRounds; r++) {
+      for (const { id, s } of roundOrder(live, r)) {
+        checkpoint();
+        if (failed.has(id)) continue;
+        try {
+          await latencyRound(s, ctx.tools, Math.ceil(o.pingCount / o.latencyRounds), Math.ceil(o.rrCount / o.latencyRounds));
+        } catch (e) {
+          if (e instanceof BenchInterrupted || isInterrupted()) throw new BenchInterrupted();
+          failed.set(id, `latency failed: ${(e as Error).message}`);
+        }
+      }
+      say(`latency: round ${r + 1}/${o.latencyRounds}: ${live.map(({ id, s }) => `${id} ${failed.has(id) ? 'failed' : `${s.rounds[s.rounds.length - 1]?.pingUs.toFixed(0)} µs`}`).join(', ')}`);
+    }
+    for (const { id, s } of live) {
+      const why = failed.get(id);
+      if (why) { na(id, why); continue; }
+      try {
+        out.set(id, finishLatency(s));
+      } catch (e) {
+        na(id, `latency failed: ${(e as Error).message}`);
+      }
+    }
+  } finally {
+    for (const { s } of live) if (s.server.exitCode === null) s.server.kill('SIGKILL');
+    await runTeardowns();
+  }
+  return out;
+}
+
+async function runSetup(id: SetupId, ctx: Ctx, latency: LatencyOutcome | undefined): Promise<SetupResult> {
   const sr: SetupResult = { id, label: SETUP_LABELS[id], figures: {}, details: {} };
   const tag = `[${id}] ${sr.label}`;
+  if (latency) {
+    Object.assign(sr.figures, latency.figures);
+    Object.assign(sr.details, latency.details);
+    say(`${tag}: ${shown(sr, LATENCY_FIGURES)}`);
+  }
   try {
     say(`${tag}: building`);
-    const topo = await build(id, ctx);
+    const topo = await buildChecked(id, ctx);
     sr.details.setup = topo.info;
-    checkpoint();
-    const [h1, h2] = topo.hosts;
-    // Connectivity, and MAC learning in both directions before anything is timed.
-    const ping = await runAsync('ip', ['netns', 'exec', h1.ns, 'ping', '-c', '3', '-i', '0.2', '-W', '2', h2.ip], { timeoutMs: 20000 });
-    if (ping.status !== 0) throw new Error(`no connectivity between the hosts: ping ${h2.ip} from ${h1.ns} failed: ${(ping.stdout + ping.stderr).trim().split('\n').slice(-2).join(' ')}`);
     for (const step of steps(ctx)) {
       checkpoint();
       try {
@@ -88,7 +165,7 @@ async function runSetup(id: SetupId, ctx: Ctx): Promise<SetupResult> {
     sr.details.switchStats = await topo.diagnostics();
   } catch (e) {
     if (e instanceof BenchInterrupted || isInterrupted()) throw new BenchInterrupted();
-    const why = e instanceof SetupNotApplicable ? e.message : `setup failed: ${(e as Error).message}`;
+    const why = failure(e);
     say(`${tag}: n/a: ${why}`);
     for (const f of FIGURES) if (sr.figures[f.id] === undefined) sr.figures[f.id] = { na: why };
   } finally {
@@ -149,9 +226,11 @@ export async function main(argv: string[]): Promise<number> {
     const tools = buildGenTools(root, tmp);
     const ctx: Ctx = { opts, names: makeNames(), tools, tmp };
     say(`bench: setups ${opts.only.join(', ')}; ${opts.seconds} s TCP and 64-byte runs; names end in -${ctx.names.suffix}`);
+    const latency = await latencyPhase(ctx);
+    await sleep(500);
     for (const id of opts.only) {
       checkpoint();
-      res.setups.push(await runSetup(id, ctx));
+      res.setups.push(await runSetup(id, ctx, latency.get(id)));
       await sleep(500);
     }
   } catch (e) {

@@ -8,13 +8,15 @@ describe('bench option parsing', () => {
     expect(o.seconds).toBe(10);
     expect(o.quick).toBe(false);
     expect(o.outDir).toBeNull();
-    expect(o.pingCount).toBe(200);
+    expect(o.pingCount).toBe(1000);
+    expect(o.latencyRounds).toBe(5);
   });
 
   it('--quick shortens the runs and the round-trip counts', () => {
     const o = parseBenchArgs(['--quick']);
     expect(o.seconds).toBe(2);
-    expect(o.pingCount).toBeLessThan(200);
+    expect(o.pingCount).toBeLessThan(parseBenchArgs([]).pingCount);
+    expect(o.latencyRounds).toBeGreaterThanOrEqual(2);
     expect(o.rrCount).toBeLessThan(parseBenchArgs([]).rrCount);
   });
 
