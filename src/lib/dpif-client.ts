@@ -10,6 +10,7 @@
  * 200k-flow table in one message and the datapath keeps forwarding in between.
  */
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import {
   DPIF_VERSION,
   FrameReader,
@@ -63,7 +64,7 @@ interface Pending {
 
 export class DpifClient {
   readonly path: string;
-  private readonly sock: net.Socket;
+  private readonly sock: Duplex;
   private readonly writer = new FrameWriter();
   private readonly reader: FrameReader;
   private readonly pending = new Map<number, Pending>();
@@ -82,7 +83,7 @@ export class DpifClient {
   /** Frames the client could not make sense of (unknown type, short body). */
   badFrames = 0;
 
-  private constructor(path: string, sock: net.Socket) {
+  private constructor(path: string, sock: Duplex) {
     this.path = path;
     this.sock = sock;
     this.reader = new FrameReader((type, _flags, xid, buf, off, len) => this.onFrame(type, xid, buf, off, len));
@@ -128,6 +129,12 @@ export class DpifClient {
         );
       });
     });
+  }
+
+  /** A client over an already open stream that speaks the protocol (no HELLO is sent): the
+   *  upcall JIT warm-up (src/vswitchd/warmup.ts) feeds it frames and discards its writes. */
+  static over(stream: Duplex, path = '(stream)'): DpifClient {
+    return new DpifClient(path, stream);
   }
 
   get isClosed(): boolean {

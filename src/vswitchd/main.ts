@@ -1,7 +1,7 @@
 /*
  * vswitchd process entry (bin/vswitchd.js imports it):
  *   node dist/src/vswitchd/main.js [--pidfile FILE] [--log-file FILE] [--db-sock PATH] [--dp-sock PATH]
- * Runs a Vswitchd (vswitchd.ts), writes the pidfile once it is ready, and on SIGTERM, SIGINT or
+ * Warms up the upcall path (warmup.ts), runs a Vswitchd (vswitchd.ts), writes the pidfile once it is ready, and on SIGTERM, SIGINT or
  * `appctl exit` closes its connections, removes the pidfile and the ctl socket and exits 0,
  * leaving the datapath's ports and flows in place so traffic keeps flowing.
  */
@@ -10,6 +10,7 @@ import { createLogger } from '../lib/log.js';
 import { paths } from '../lib/paths.js';
 import { packageVersion } from './appctl.js';
 import { Vswitchd } from './vswitchd.js';
+import { warmUpUpcalls } from './warmup.js';
 
 const HELP = `vswitchd: the vswitch daemon (bridges, MAC learning, datapath flow setup)
 usage: vswitchd [OPTIONS]
@@ -63,6 +64,10 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
   process.on('SIGINT', () => void shutdown('SIGINT'));
+  // Before any connection: the upcall path is compiled while nothing else waits (warmup.ts).
+  const t0 = Date.now();
+  const warmed = await warmUpUpcalls();
+  log.info({ ...warmed, ms: Date.now() - t0 }, 'upcall path warmed up');
   try {
     d = await Vswitchd.start({ dbSock, dpSock, ctlSock: p.ctlSock('vswitchd'), log, onExit: () => void shutdown('appctl exit') });
   } catch (e) {
