@@ -170,12 +170,21 @@ export class Datapath implements DpifBackend {
     return lines.join('\n') + '\n';
   }
 
-  private onReadable(port: Port): void {
+  /** Runs a wakeup of `port`; returns whether it may have queued asynchronous work (a socket
+   *  write of upcalls, a receive error's log line): false lets the addon skip Node's tick and microtask queues
+   *  after a forwarding-only wakeup (Netdev.start). */
+  private onReadable(port: Port): boolean {
+    const writes = this.upcalls.socketWrites;
+    const stats = port.netdev.stats;
+    const errors = stats.rxErrors;
     try {
       this.pipeline.runPort(port);
     } catch (e) {
       // A bug, not a packet problem: keep forwarding, say it (rate-limited).
       if (this.errLimit.allow()) this.log?.error({ err: (e as Error)?.stack ?? String(e), port: port.name }, 'pipeline failed');
+      return true;
     }
+    // A receive error may have logged and scheduled a recovery.
+    return this.upcalls.socketWrites !== writes || stats.rxErrors !== errors;
   }
 }

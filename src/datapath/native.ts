@@ -132,8 +132,10 @@ export interface VswitchIo {
     vnet: Uint8Array, vnetLen: number, txStats: Float64Array): number;
   /** Calls cb on the event loop whenever fd is readable; returns a handle id. On a poll error
    *  the poll stops and cb gets the (negative) status once. With `events` (POLL_READABLE |
-   *  POLL_WRITABLE) it watches those and cb gets (undefined, events fired) each time. */
-  pollStart(fd: number, cb: (status?: number, events?: number) => void, events?: number): number;
+   *  POLL_WRITABLE) it watches those and cb gets (undefined, events fired) each time. Node's
+   *  nextTick queue and promise jobs run after cb unless it returns false, which it may do
+   *  only when it queued neither (a forwarding-only wakeup; vswitch_io.c on_poll). */
+  pollStart(fd: number, cb: (status?: number, events?: number) => boolean | void, events?: number): number;
   /** Stops a poll; unknown or already-stopped handles are ignored. */
   pollStop(handle: number): void;
   /** Changes the events a poll watches (1, 2 or 3); unknown handles are ignored. */

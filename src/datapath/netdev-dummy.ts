@@ -30,7 +30,7 @@ export class DummyNetdev implements Netdev {
   private queue: Uint8Array[];
   private queueVnet: (Uint16Array | null)[];
   private head: number;
-  private onReadable: (() => void) | null;
+  private onReadable: (() => boolean | void) | null;
   private wakePending: boolean;
   private closed: boolean;
   private readonly wakeFn: () => void;
@@ -86,7 +86,7 @@ export class DummyNetdev implements Netdev {
     return out;
   }
 
-  start(onReadable: () => void): void {
+  start(onReadable: () => boolean | void): void {
     if (this.closed) throw new VswitchError('NETDEV_CLOSED', `port '${this.name}': cannot start a closed netdev`);
     this.onReadable = onReadable;
     this.scheduleWake();

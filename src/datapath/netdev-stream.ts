@@ -75,7 +75,7 @@ export class StreamNetdev implements Netdev {
   private readonly listenCb: (status?: number) => void;
   private readonly wakeFn: () => void;
   private readonly timer: NodeJS.Timeout;
-  private onReadable: (() => void) | null;
+  private onReadable: (() => boolean | void) | null;
   private listenPoll: number;
   private connPoll: number;
   private wantWrite: boolean;
@@ -172,7 +172,7 @@ export class StreamNetdev implements Netdev {
     }
   }
 
-  start(onReadable: () => void): void {
+  start(onReadable: () => boolean | void): void {
     if (this.closed) throw new VswitchError('NETDEV_CLOSED', `port '${this.name}': cannot start a closed netdev`);
     this.onReadable = onReadable;
     if (this.connFd >= 0 && this.connPoll === 0) this.startConnPoll();

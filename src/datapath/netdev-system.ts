@@ -180,15 +180,17 @@ export class SystemNetdev implements Netdev {
     return io.packetOpen(this.name, vnet);
   }
 
-  start(onReadable: () => void): void {
+  start(onReadable: () => boolean | void): void {
     if (this.closed) throw new VswitchError('NETDEV_CLOSED', `port '${this.name}': cannot start a closed netdev`);
     this.onReadable = onReadable;
     this.stopPoll();
     if (this.fd < 0) return;
     // A poll error stops libuv's poll: drop ours too, and let the next check() restart it.
     this.pollHandle = this.io.pollStart(this.fd, (status?: number) => {
-      onReadable();
-      if (status !== undefined) this.stopPoll();
+      const queued = onReadable();
+      if (status === undefined) return queued;
+      this.stopPoll();
+      return true;
     });
     if (this.busyPollUs > 0) this.io.pollSetBusy(this.pollHandle, this.busyPollUs);
   }

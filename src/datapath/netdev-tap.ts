@@ -115,7 +115,7 @@ export class TapNetdev implements Netdev {
     this.fd = fd;
   }
 
-  start(onReadable: () => void): void {
+  start(onReadable: () => boolean | void): void {
     if (this.closed) throw new VswitchError('NETDEV_CLOSED', `port '${this.name}': cannot start a closed netdev`);
     this.onReadable = onReadable;
     if (this.pollHandle !== 0) this.io.pollStop(this.pollHandle);
@@ -123,8 +123,10 @@ export class TapNetdev implements Netdev {
     if (this.fd < 0) return;
     // A poll error stops libuv's poll: if the read did not already explain it, retry later.
     this.pollHandle = this.io.pollStart(this.fd, (status?: number) => {
-      onReadable();
-      if (status !== undefined && this.pollHandle !== 0) this.rxFailed(0);
+      const queued = onReadable();
+      if (status === undefined) return queued;
+      if (this.pollHandle !== 0) this.rxFailed(0);
+      return true;
     });
     if (this.busyPollUs > 0) this.io.pollSetBusy(this.pollHandle, this.busyPollUs);
   }

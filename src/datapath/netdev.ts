@@ -44,8 +44,11 @@ export interface Netdev {
   readonly offloads: number;
   /** Starts delivering readiness: onReadable() is called (on the event loop, never re-entrantly
    *  from rxBurst) when frames may be waiting; it keeps being called while frames remain.
-   *  Calling start again replaces the callback. Throws NETDEV_CLOSED after close(). */
-  start(onReadable: () => void): void;
+   *  Calling start again replaces the callback. onReadable returns false when it queued no
+   *  asynchronous work (no nextTick, no promise): a provider polling through pollStart passes
+   *  that on, so Node's queues are not run after such a wakeup. Throws NETDEV_CLOSED after
+   *  close(). */
+  start(onReadable: () => boolean | void): void;
   /** Fills batch (frames 0..n-1: offs, lens, the slots' virtio headers, and batch.count = n)
    *  with up to BATCH_MAX frames; returns n, 0 if none ready or closed. Frame i lies in slot i.
    *  Never throws, never blocks. Updates rx stats. */

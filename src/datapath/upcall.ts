@@ -61,6 +61,8 @@ export class UpcallQueue {
   private rr = new Int32Array(64);
   private rrHead = 0;
   private rrCount = 0;
+  /** socket.write calls so far (each may queue a nextTick: Datapath.onReadable reports it). */
+  socketWrites = 0;
   /** Bytes in all port queues. */
   private queued = 0;
   private readonly onDrain: () => void;
@@ -231,7 +233,10 @@ export class UpcallQueue {
         this.rrCount++;
       }
     }
-    if (w.pos > 0) sock.write(w.take());
+    if (w.pos > 0) {
+      sock.write(w.take());
+      this.socketWrites++;
+    }
   }
 
   private newQueue(port: number): PortQueue {
