@@ -96,8 +96,10 @@ async function latencyPhase(ctx: Ctx): Promise<Map<SetupId, LatencyOutcome>> {
     out.set(id, { figures, details: {} });
   };
   const live: { id: SetupId; s: LatencySession }[] = [];
+  const pings = Math.ceil(o.pingCount / o.latencyRounds);
+  const exchanges = Math.ceil(o.rrCount / o.latencyRounds);
   try {
-    say(`latency: building ${o.only.join(', ')}; ${o.latencyRounds} rounds of ${Math.ceil(o.pingCount / o.latencyRounds)} pings and ${Math.ceil(o.rrCount / o.latencyRounds)} UDP exchanges each, setups in turn`);
+    say(`latency: building ${o.only.join(', ')}; ${o.latencyRounds} rounds of ${pings} pings and ${exchanges} UDP exchanges each, setups in turn`);
     for (const id of o.only) {
       checkpoint();
       try {
@@ -114,7 +116,7 @@ async function latencyPhase(ctx: Ctx): Promise<Map<SetupId, LatencyOutcome>> {
         checkpoint();
         if (failed.has(id)) continue;
         try {
-          await latencyRound(s, ctx.tools, Math.ceil(o.pingCount / o.latencyRounds), Math.ceil(o.rrCount / o.latencyRounds));
+          await latencyRound(s, ctx.tools, pings, exchanges);
         } catch (e) {
           if (e instanceof BenchInterrupted || isInterrupted()) throw new BenchInterrupted();
           failed.set(id, `latency failed: ${(e as Error).message}`);

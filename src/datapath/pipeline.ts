@@ -10,7 +10,7 @@
  * egress port) and the upcall queues pumped (one socket.write); all of that finishes before the
  * next rxBurst reuses the batch buffer.
  *
- * Reply pickup: a wakeup that received at most pickupMax frames then reads once more (up to
+ * Reply pickup: a wakeup that received at most PICKUP_MAX frames then reads once more (up to
  * MAX_BURSTS bursts) from each port those frames went out to, if that port's kernel side may
  * have answered inside the write (Port.pickup): a ping's echo reply, an ACK. It is handled now,
  * warm, instead of on the next turn of the event loop after a cold start; an empty look costs
@@ -43,7 +43,8 @@ import type { UpcallQueue } from './upcall.js';
 
 /** Bursts read from one port per wakeup. */
 export const MAX_BURSTS = 4;
-/** Default Pipeline.pickupMax. */
+/** A wakeup that received at most this many frames looks for replies on the ports they went
+ *  to (see the header). */
 export const PICKUP_MAX = 4;
 const DROP = -2;
 const MISS = -1;
@@ -56,9 +57,6 @@ export class Pipeline {
   private readonly cv: Float64Array;
   /** Consult the EMC (set by the Datapath from the measured megaflow search cost). */
   emcActive = false;
-  /** A wakeup that received at most this many frames looks for replies on the ports they
-   *  went to (0: never). */
-  pickupMax = PICKUP_MAX;
   private readonly pick: (Port | null)[] = [null, null, null, null];
 
   constructor(
@@ -79,7 +77,7 @@ export class Pipeline {
     const actions = this.actions;
     actions.clearSent();
     const total = this.runBursts(port);
-    if (total === 0 || total > this.pickupMax || actions.nSent === 0) return total;
+    if (total === 0 || total > PICKUP_MAX || actions.nSent === 0) return total;
     const sentTo = actions.sentTo;
     const pick = this.pick;
     const np = actions.nSent;

@@ -12,6 +12,7 @@
  * masked key plus its mask. See docs/design.md for the conversation and flow-dump.ts for the
  * dump records.
  */
+import { GrowBuffer } from './grow-buffer.js';
 import { KEY_BYTES, KEY_WORDS } from './flow-key.js';
 
 /** Version 2: megaflows (FLOW_PUT/FLOW_DEL carry a mask), binary paged DUMP replacing flow_dump.
@@ -134,20 +135,10 @@ export function validActions(acts: ArrayLike<number>, n = acts.length): boolean 
  * Builds frames into one growing buffer; `take()` hands back a copy of what was built and
  * resets. The datapath keeps one per connection and flushes once per batch.
  */
-export class FrameWriter {
-  buf: Buffer;
-  pos = 0;
+export class FrameWriter extends GrowBuffer {
   private start = 0;
   constructor(initial = 64 * 1024) {
-    this.buf = Buffer.allocUnsafe(initial);
-  }
-  private ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.pos + n) size *= 2;
-    const nb = Buffer.allocUnsafe(size);
-    this.buf.copy(nb, 0, 0, this.pos);
-    this.buf = nb;
+    super(initial);
   }
   begin(type: number, flags: number, xid: number): void {
     this.ensure(HEADER_BYTES);

@@ -1,7 +1,8 @@
 /*
  * One growing, reused byte buffer with a write position: the base of the bulk writers that
  * build big replies and outputs without an allocation per piece (ProtoWriter in
- * flowproto/pb-writer.ts, TextWriter in vswitchd/ofp/text-writer.ts). Control path.
+ * flowproto/pb-writer.ts, TextWriter in vswitchd/ofp/text-writer.ts, FrameWriter in
+ * dpif-proto.ts, also for upcalls). ensure() is one comparison unless the buffer must grow.
  */
 export class GrowBuffer {
   buf: Buffer;
